@@ -6,16 +6,26 @@
 //!
 //! Every model is built from a `Config` with `init(&device)` and runs on any Burn backend.
 
+pub mod cifar;
+pub mod densenet;
 pub mod error;
+pub mod highway;
 pub mod layers;
 pub mod params;
 pub mod resnet;
+pub mod registry;
 pub mod summary;
+pub mod unet;
 
 #[cfg(test)]
 pub(crate) mod test_util;
 
+pub use cifar::{CifarResNet, CifarResNetConfig};
+pub use densenet::{DenseNet, DenseNetConfig, DenseStem};
 pub use error::ModelError;
+pub use highway::{HighwayConv, HighwayConvConfig, HighwayLayer, HighwayMlp, HighwayMlpConfig, TransformGate};
 pub use params::trainable_params;
 pub use resnet::*;
+pub use registry::{Model, ModelConfig, Task};
 pub use summary::{ModelSummary, StageSummary};
+pub use unet::{UNet, UNetConfig};
