@@ -80,7 +80,10 @@ impl CifarResNetConfig {
     /// # Panics
     /// If [`Self::validate`] fails.
     pub fn init(&self, device: &Device) -> CifarResNet {
-        let n = match self.blocks_per_stage().and_then(|n| self.validate().map(|_| n)) {
+        let n = match self
+            .blocks_per_stage()
+            .and_then(|n| self.validate().map(|_| n))
+        {
             Ok(n) => n,
             Err(e) => panic!("{e}"),
         };
@@ -245,7 +248,10 @@ mod tests {
         }
         let err = CifarResNetConfig::new(21).validate().unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("invalid depth 21") && msg.contains("nearest: 20, 26"), "{msg}");
+        assert!(
+            msg.contains("invalid depth 21") && msg.contains("nearest: 20, 26"),
+            "{msg}"
+        );
         assert!(CifarResNetConfig::new(2).validate().is_err());
     }
 
@@ -264,8 +270,15 @@ mod tests {
                 .with_shortcut(shortcut)
                 .with_preact(preact)
                 .init(&device);
-            let features: Vec<_> = net.forward_features(x.clone()).iter().map(|f| f.dims()).collect();
-            assert_eq!(features, vec![[2, 16, 32, 32], [2, 32, 16, 16], [2, 64, 8, 8]]);
+            let features: Vec<_> = net
+                .forward_features(x.clone())
+                .iter()
+                .map(|f| f.dims())
+                .collect();
+            assert_eq!(
+                features,
+                vec![[2, 16, 32, 32], [2, 32, 16, 16], [2, 64, 8, 8]]
+            );
             assert_eq!(net.forward(x.clone()).dims(), [2, 10]);
         }
     }

@@ -84,7 +84,12 @@ impl DenseNetConfig {
         let per_layer = if bc { 6 } else { 3 };
         if depth < 4 + per_layer || (depth - 4) % per_layer != 0 {
             return Err(ModelError::InvalidDepth {
-                family: if bc { "cifar-densenet-bc" } else { "cifar-densenet" }.into(),
+                family: if bc {
+                    "cifar-densenet-bc"
+                } else {
+                    "cifar-densenet"
+                }
+                .into(),
                 depth,
                 expected: format!("depth must be {per_layer}n+4 with n >= 1 (e.g. 40, 100, 190)"),
             });
@@ -139,7 +144,16 @@ impl DenseNetConfig {
         let k = self.growth_rate;
         let (conv0, norm0, pool0) = match self.stem {
             DenseStem::ImageNet => (
-                conv2d(self.in_channels, self.num_init_features, 7, 2, 3, 1, false, device),
+                conv2d(
+                    self.in_channels,
+                    self.num_init_features,
+                    7,
+                    2,
+                    3,
+                    1,
+                    false,
+                    device,
+                ),
                 Some(batch_norm(self.num_init_features, device)),
                 Some(
                     MaxPool2dConfig::new([3, 3])
@@ -261,10 +275,12 @@ impl DenseBlock {
 
 impl LayerCost for DenseBlock {
     fn cost(&self, input: FeatureShape) -> (FeatureShape, u64) {
-        self.layers.iter().fold((input, 0), |(shape, flops), layer| {
-            let (new, f) = layer.cost(shape);
-            ([shape[0] + new[0], shape[1], shape[2]], flops + f)
-        })
+        self.layers
+            .iter()
+            .fold((input, 0), |(shape, flops), layer| {
+                let (new, f) = layer.cost(shape);
+                ([shape[0] + new[0], shape[1], shape[2]], flops + f)
+            })
     }
 }
 
@@ -398,7 +414,12 @@ impl DenseNet {
         let mut stages = vec![stage("stem", shape, stem_params, flops)];
         for (i, block) in f.blocks.iter().enumerate() {
             let (next, flops) = block.cost(shape);
-            stages.push(stage(&format!("denseblock{}", i + 1), next, trainable_params(block), flops));
+            stages.push(stage(
+                &format!("denseblock{}", i + 1),
+                next,
+                trainable_params(block),
+                flops,
+            ));
             shape = next;
             if let Some(transition) = f.transitions.get(i) {
                 let (next, flops) = transition.cost(shape);
@@ -432,7 +453,11 @@ mod tests {
         let device = device();
         let net = tiny(DenseStem::Cifar, 4).init(&device);
         let x = Tensor::random([2, 3, 16, 16], Distribution::Default, &device);
-        let dims: Vec<_> = net.forward_features(x.clone()).iter().map(|f| f.dims()).collect();
+        let dims: Vec<_> = net
+            .forward_features(x.clone())
+            .iter()
+            .map(|f| f.dims())
+            .collect();
         // 8 + 2·4 = 16 → ×0.5 = 8 → 16 → 8 → 16.
         assert_eq!(dims, vec![[2, 16, 16, 16], [2, 16, 8, 8], [2, 16, 4, 4]]);
         assert_eq!(net.forward(x).dims(), [2, 5]);
@@ -441,10 +466,16 @@ mod tests {
     #[test]
     fn imagenet_stem_and_no_bottleneck() {
         let device = device();
-        let net = tiny(DenseStem::ImageNet, 0).with_compression(1.0).init(&device);
+        let net = tiny(DenseStem::ImageNet, 0)
+            .with_compression(1.0)
+            .init(&device);
         assert!(net.features.blocks[0].layers[0].conv1.is_none());
         let x = Tensor::random([1, 3, 64, 64], Distribution::Default, &device);
-        let dims: Vec<_> = net.forward_features(x.clone()).iter().map(|f| f.dims()).collect();
+        let dims: Vec<_> = net
+            .forward_features(x.clone())
+            .iter()
+            .map(|f| f.dims())
+            .collect();
         assert_eq!(dims, vec![[1, 16, 16, 16], [1, 24, 8, 8], [1, 32, 4, 4]]);
         assert_eq!(net.forward(x).dims(), [1, 5]);
     }
@@ -454,9 +485,20 @@ mod tests {
         assert!(DenseNetConfig::cifar(41, 12, false).is_err());
         let err = DenseNetConfig::cifar(42, 12, true).unwrap_err();
         assert!(err.to_string().contains("6n+4"), "{err}");
-        assert_eq!(DenseNetConfig::cifar_densenet_bc100().block_config, vec![16, 16, 16]);
-        assert_eq!(DenseNetConfig::cifar_densenet40().block_config, vec![12, 12, 12]);
-        assert!(DenseNetConfig::densenet121().with_compression(0.0).validate().is_err());
+        assert_eq!(
+            DenseNetConfig::cifar_densenet_bc100().block_config,
+            vec![16, 16, 16]
+        );
+        assert_eq!(
+            DenseNetConfig::cifar_densenet40().block_config,
+            vec![12, 12, 12]
+        );
+        assert!(
+            DenseNetConfig::densenet121()
+                .with_compression(0.0)
+                .validate()
+                .is_err()
+        );
     }
 
     #[test]

@@ -75,7 +75,12 @@ impl ModelError {
 /// Fails with [`ModelError::InvalidConfig`] unless `value > 0`.
 pub(crate) fn ensure_positive(family: &str, field: &str, value: usize) -> Result<(), ModelError> {
     if value == 0 {
-        Err(ModelError::config(family, field, value, "must be at least 1"))
+        Err(ModelError::config(
+            family,
+            field,
+            value,
+            "must be at least 1",
+        ))
     } else {
         Ok(())
     }

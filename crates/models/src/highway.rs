@@ -34,7 +34,10 @@ fn check_depth(family: &str, depth: usize) -> Result<(), ModelError> {
     Ok(())
 }
 
-fn with_constant_bias<const D: usize>(bias: Option<Param<Tensor<D>>>, value: f64) -> Option<Param<Tensor<D>>> {
+fn with_constant_bias<const D: usize>(
+    bias: Option<Param<Tensor<D>>>,
+    value: f64,
+) -> Option<Param<Tensor<D>>> {
     bias.map(|b| {
         let t = b.val();
         Param::from_tensor(Tensor::full(t.shape(), value, &t.device()))
@@ -118,7 +121,12 @@ impl HighwayMlpConfig {
         ensure_positive(family, "num_classes", self.num_classes)?;
         ensure_positive(family, "width", self.width)?;
         if !self.gate_bias.is_finite() {
-            return Err(ModelError::config(family, "gate_bias", self.gate_bias, "a finite number"));
+            return Err(ModelError::config(
+                family,
+                "gate_bias",
+                self.gate_bias,
+                "a finite number",
+            ));
         }
         Ok(())
     }
@@ -194,20 +202,32 @@ impl HighwayMlp {
             .first()
             .map(|l| {
                 l.transform.cost([width, 1, 1]).1
-                    + l.gate.as_ref().map_or(0, |g| g.linear.cost([width, 1, 1]).1)
+                    + l.gate
+                        .as_ref()
+                        .map_or(0, |g| g.linear.cost([width, 1, 1]).1)
             })
             .unwrap_or(0);
         let (_, input_flops) = self.input.cost([features, 1, 1]);
         let (out, fc_flops) = self.classifier.cost([width, 1, 1]);
         Ok(vec![
-            stage("input fc", [width, 1, 1], trainable_params(&self.input), input_flops),
+            stage(
+                "input fc",
+                [width, 1, 1],
+                trainable_params(&self.input),
+                input_flops,
+            ),
             stage(
                 &format!("highway x{}", self.layers.len()),
                 [width, 1, 1],
                 trainable_params(&self.layers),
                 per_layer * self.layers.len() as u64,
             ),
-            stage("classifier fc", out, trainable_params(&self.classifier), fc_flops),
+            stage(
+                "classifier fc",
+                out,
+                trainable_params(&self.classifier),
+                fc_flops,
+            ),
         ])
     }
 }
@@ -295,7 +315,12 @@ impl HighwayConvConfig {
             ));
         }
         if !self.gate_bias.is_finite() {
-            return Err(ModelError::config(family, "gate_bias", self.gate_bias, "a finite number"));
+            return Err(ModelError::config(
+                family,
+                "gate_bias",
+                self.gate_bias,
+                "a finite number",
+            ));
         }
         Ok(())
     }
@@ -410,7 +435,15 @@ mod tests {
     fn gate_bias_starts_negative() {
         let device = device();
         let net = HighwayMlpConfig::new(8).with_depth(2).init(&device);
-        let bias = net.layers[1].gate.as_ref().unwrap().linear.bias.as_ref().unwrap().val();
+        let bias = net.layers[1]
+            .gate
+            .as_ref()
+            .unwrap()
+            .linear
+            .bias
+            .as_ref()
+            .unwrap()
+            .val();
         bias.into_data().assert_approx_eq::<f32>(
             &Tensor::<1>::full([50], -2.0, &device).into_data(),
             Tolerance::absolute(1e-7),
@@ -442,14 +475,23 @@ mod tests {
     #[test]
     fn hundred_layer_mlp_and_conv_shapes() {
         let device = device();
-        let mlp = HighwayMlpConfig::new(3 * 8 * 8).with_depth(100).init(&device);
+        let mlp = HighwayMlpConfig::new(3 * 8 * 8)
+            .with_depth(100)
+            .init(&device);
         let x = Tensor::random([2, 3, 8, 8], Distribution::Default, &device);
         assert_eq!(mlp.forward_image(x.clone()).dims(), [2, 10]);
         assert_eq!(mlp.layers.len(), 100);
-        let conv = HighwayConvConfig::new().with_layers_per_stage(1).init(&device);
+        let conv = HighwayConvConfig::new()
+            .with_layers_per_stage(1)
+            .init(&device);
         assert_eq!(conv.forward(x).dims(), [2, 10]);
         assert!(HighwayMlpConfig::new(4).with_depth(0).validate().is_err());
-        assert!(HighwayConvConfig::new().with_widths(vec![]).validate().is_err());
+        assert!(
+            HighwayConvConfig::new()
+                .with_widths(vec![])
+                .validate()
+                .is_err()
+        );
     }
 
     #[test]

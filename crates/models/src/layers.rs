@@ -34,7 +34,9 @@ pub(crate) fn conv2d(
 ) -> Conv2d {
     Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
         .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+        .with_padding(PaddingConfig2d::Explicit(
+            padding, padding, padding, padding,
+        ))
         .with_groups(groups)
         .with_bias(bias)
         .with_initializer(he_normal_fan_out())
@@ -49,7 +51,16 @@ pub(crate) fn conv3x3(
     groups: usize,
     device: &Device,
 ) -> Conv2d {
-    conv2d(in_channels, out_channels, 3, stride, 1, groups, false, device)
+    conv2d(
+        in_channels,
+        out_channels,
+        3,
+        stride,
+        1,
+        groups,
+        false,
+        device,
+    )
 }
 
 /// 1×1 convolution, no padding, no bias.

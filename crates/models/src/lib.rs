@@ -12,8 +12,8 @@ pub mod error;
 pub mod highway;
 pub mod layers;
 pub mod params;
-pub mod resnet;
 pub mod registry;
+pub mod resnet;
 pub mod summary;
 pub mod unet;
 
@@ -23,9 +23,11 @@ pub(crate) mod test_util;
 pub use cifar::{CifarResNet, CifarResNetConfig};
 pub use densenet::{DenseNet, DenseNetConfig, DenseStem};
 pub use error::ModelError;
-pub use highway::{HighwayConv, HighwayConvConfig, HighwayLayer, HighwayMlp, HighwayMlpConfig, TransformGate};
+pub use highway::{
+    HighwayConv, HighwayConvConfig, HighwayLayer, HighwayMlp, HighwayMlpConfig, TransformGate,
+};
 pub use params::trainable_params;
-pub use resnet::*;
 pub use registry::{Model, ModelConfig, Task};
+pub use resnet::*;
 pub use summary::{ModelSummary, StageSummary};
 pub use unet::{UNet, UNetConfig};

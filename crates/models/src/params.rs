@@ -17,10 +17,7 @@ pub fn is_buffer(path: &[String]) -> bool {
 }
 
 /// Visits every trainable float parameter with its dotted path (`layer1.0.conv1.weight`).
-pub fn visit_trainable<M: Module>(
-    module: &M,
-    mut f: impl FnMut(&str, &burn::tensor::Shape),
-) {
+pub fn visit_trainable<M: Module>(module: &M, mut f: impl FnMut(&str, &burn::tensor::Shape)) {
     struct Visitor<'a, F> {
         path: Vec<String>,
         f: &'a mut F,

@@ -199,6 +199,34 @@ impl ModelConfig {
         }
     }
 
+    /// The paper that introduced the architecture.
+    pub fn paper(&self) -> &'static str {
+        match self {
+            Self::ResNet(c) if c.groups > 1 => {
+                "Xie et al. 2017, Aggregated Residual Transformations (ResNeXt)"
+            }
+            Self::ResNet(c) if c.width_per_group > 64 => {
+                "Zagoruyko & Komodakis 2016, Wide Residual Networks"
+            }
+            Self::ResNet(c) if !c.shortcut.is_residual() => {
+                "He et al. 2015, Deep Residual Learning (plain baseline)"
+            }
+            Self::ResNet(_) => "He et al. 2015, Deep Residual Learning for Image Recognition",
+            Self::CifarResNet(c) if c.preact => {
+                "He et al. 2016, Identity Mappings in Deep Residual Networks"
+            }
+            Self::CifarResNet(c) if !c.shortcut.is_residual() => {
+                "He et al. 2015, §4.2 (plain baseline)"
+            }
+            Self::CifarResNet(_) => "He et al. 2015, §4.2 (CIFAR-10)",
+            Self::DenseNet(_) => "Huang et al. 2017, Densely Connected Convolutional Networks",
+            Self::UNet(_) => "Ronneberger et al. 2015, U-Net",
+            Self::HighwayMlp(_) | Self::HighwayConv(_) => {
+                "Srivastava et al. 2015, Training Very Deep Networks"
+            }
+        }
+    }
+
     /// The input this architecture is usually trained on, `[channels, height, width]`.
     pub fn default_input(&self) -> FeatureShape {
         match self {
@@ -380,11 +408,16 @@ mod tests {
 
     #[test]
     fn cifar_names_pick_the_variant() {
-        let ModelConfig::CifarResNet(c) = ModelConfig::from_name("cifar-resnet1202").unwrap() else {
+        let ModelConfig::CifarResNet(c) = ModelConfig::from_name("cifar-resnet1202").unwrap()
+        else {
             panic!()
         };
-        assert_eq!((c.depth, c.shortcut, c.preact), (1202, ShortcutOption::A, false));
-        let ModelConfig::CifarResNet(c) = ModelConfig::from_name("cifar-resnet32-b").unwrap() else {
+        assert_eq!(
+            (c.depth, c.shortcut, c.preact),
+            (1202, ShortcutOption::A, false)
+        );
+        let ModelConfig::CifarResNet(c) = ModelConfig::from_name("cifar-resnet32-b").unwrap()
+        else {
             panic!()
         };
         assert_eq!(c.shortcut, ShortcutOption::B);
@@ -392,7 +425,8 @@ mod tests {
             panic!()
         };
         assert_eq!(c.shortcut, ShortcutOption::Plain);
-        let ModelConfig::CifarResNet(c) = ModelConfig::from_name("cifar-preresnet164").unwrap() else {
+        let ModelConfig::CifarResNet(c) = ModelConfig::from_name("cifar-preresnet164").unwrap()
+        else {
             panic!()
         };
         assert!(c.preact);
@@ -403,10 +437,20 @@ mod tests {
         let err = ModelConfig::from_name("resnet19").unwrap_err().to_string();
         assert!(err.contains("unknown architecture 'resnet19'"), "{err}");
         assert!(err.contains("did you mean resnet18"), "{err}");
-        assert!(err.contains("cifar-resnet<D>") && err.contains("highway-conv"), "{err}");
-        let err = ModelConfig::from_name("cifar-resnet21").unwrap_err().to_string();
-        assert!(err.contains("invalid depth 21") && err.contains("6n+2"), "{err}");
-        let err = ModelConfig::from_name("cifar-resnetxx").unwrap_err().to_string();
+        assert!(
+            err.contains("cifar-resnet<D>") && err.contains("highway-conv"),
+            "{err}"
+        );
+        let err = ModelConfig::from_name("cifar-resnet21")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("invalid depth 21") && err.contains("6n+2"),
+            "{err}"
+        );
+        let err = ModelConfig::from_name("cifar-resnetxx")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown architecture"), "{err}");
         assert!(ModelConfig::from_name("").is_err());
         assert!(ModelConfig::from_name("cifar-resnet99999999999999999999").is_err());
@@ -414,7 +458,9 @@ mod tests {
 
     #[test]
     fn config_round_trips_through_json() {
-        let config = ModelConfig::from_name("cifar-resnet20-b").unwrap().with_num_classes(100);
+        let config = ModelConfig::from_name("cifar-resnet20-b")
+            .unwrap()
+            .with_num_classes(100);
         let json = serde_json_string(&config);
         let back: ModelConfig = serde_json_from(&json);
         assert_eq!(back.num_classes(), 100);
@@ -430,7 +476,8 @@ mod tests {
     }
 
     fn serde_json_from(text: &str) -> ModelConfig {
-        let path = std::env::temp_dir().join(format!("skipnet-model-in-{}.json", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("skipnet-model-in-{}.json", std::process::id()));
         std::fs::write(&path, text).unwrap();
         let config = ModelConfig::load(&path).unwrap();
         std::fs::remove_file(&path).ok();
@@ -445,7 +492,10 @@ mod tests {
             .unwrap();
         let x = Tensor::zeros([1, 1, 8, 8], &device);
         assert!(unet.forward_classification(x.clone()).is_none());
-        assert_eq!(unet.forward_segmentation(x.clone()).unwrap().dims(), [1, 2, 8, 8]);
+        assert_eq!(
+            unet.forward_segmentation(x.clone()).unwrap().dims(),
+            [1, 2, 8, 8]
+        );
         let mlp = ModelConfig::from_name("highway-mlp")
             .unwrap()
             .with_input([1, 8, 8])

@@ -74,10 +74,7 @@ impl ModelSummary {
             )
         };
         let rule = format!("{}\n", "-".repeat(widths.iter().sum::<usize>() + 6));
-        let mut out = format!(
-            "{} — input {:?}\n",
-            self.arch, self.input
-        );
+        let mut out = format!("{} — input {:?}\n", self.arch, self.input);
         out += &line(&header);
         out += &rule;
         for row in &rows {

@@ -69,7 +69,11 @@ impl UNetConfig {
         let width = |level: usize| self.base_width << level;
         let encoders = (0..self.depth)
             .map(|i| {
-                let input = if i == 0 { self.in_channels } else { width(i - 1) };
+                let input = if i == 0 {
+                    self.in_channels
+                } else {
+                    width(i - 1)
+                };
                 DoubleConv::new(input, width(i), device)
             })
             .collect();
@@ -249,13 +253,7 @@ impl UNet {
             skips.push(features);
         }
         x = self.bottleneck.forward(x);
-        for ((up, decoder), skip) in self
-            .ups
-            .iter()
-            .zip(&self.decoders)
-            .zip(skips)
-            .rev()
-        {
+        for ((up, decoder), skip) in self.ups.iter().zip(&self.decoders).zip(skips).rev() {
             x = decoder.forward(Tensor::cat(vec![up.forward(x), skip], 1));
         }
         let logits = self.out.forward(x);
@@ -281,23 +279,43 @@ impl UNet {
         let mut skips = Vec::new();
         for (i, encoder) in self.encoders.iter().enumerate() {
             let (out, flops) = encoder.cost(shape);
-            stages.push(stage(&format!("enc{}", i + 1), out, trainable_params(encoder), flops));
+            stages.push(stage(
+                &format!("enc{}", i + 1),
+                out,
+                trainable_params(encoder),
+                flops,
+            ));
             skips.push(out);
             shape = self.pool.cost(out).0;
         }
         let (out, flops) = self.bottleneck.cost(shape);
-        stages.push(stage("bottleneck", out, trainable_params(&self.bottleneck), flops));
+        stages.push(stage(
+            "bottleneck",
+            out,
+            trainable_params(&self.bottleneck),
+            flops,
+        ));
         shape = out;
         for (i, (up, decoder)) in self.ups.iter().zip(&self.decoders).enumerate().rev() {
             let (upsampled, up_flops) = up.cost(shape);
             let concat = [upsampled[0] + skips[i][0], upsampled[1], upsampled[2]];
             let (out, dec_flops) = decoder.cost(concat);
             let params = trainable_params(up) + trainable_params(decoder);
-            stages.push(stage(&format!("up{0}+dec{0}", i + 1), out, params, up_flops + dec_flops));
+            stages.push(stage(
+                &format!("up{0}+dec{0}", i + 1),
+                out,
+                params,
+                up_flops + dec_flops,
+            ));
             shape = out;
         }
         let (out, flops) = self.out.cost(shape);
-        stages.push(stage("out", [out[0], input[1], input[2]], trainable_params(&self.out), flops));
+        stages.push(stage(
+            "out",
+            [out[0], input[1], input[2]],
+            trainable_params(&self.out),
+            flops,
+        ));
         Ok(stages)
     }
 }
@@ -311,7 +329,10 @@ mod tests {
     #[test]
     fn output_matches_any_input_size() {
         let device = device();
-        let net = UNetConfig::new(3, 2).with_base_width(4).with_depth(3).init(&device);
+        let net = UNetConfig::new(3, 2)
+            .with_base_width(4)
+            .with_depth(3)
+            .init(&device);
         for (h, w) in [(16, 16), (17, 23), (9, 31)] {
             let x = Tensor::random([1, 3, h, w], Distribution::Default, &device);
             assert_eq!(net.forward(x).dims(), [1, 2, h, w]);
@@ -335,7 +356,11 @@ mod tests {
         let device = device();
         let net = UNetConfig::new(3, 1).with_base_width(2).init(&device);
         let err = net.check_input([3, 15, 64]).unwrap_err();
-        assert!(err.to_string().contains("at least 16×16 pixels for depth 4"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("at least 16×16 pixels for depth 4"),
+            "{err}"
+        );
         assert!(net.check_input([1, 64, 64]).is_err());
         assert!(net.check_input([3, 16, 16]).is_ok());
         assert!(UNetConfig::new(3, 1).with_depth(0).validate().is_err());

@@ -121,7 +121,10 @@ fn summaries_add_up_for_every_family() {
         assert!(summary.flops > 0);
     }
     // CIFAR ResNet-20: ~40.8 M multiply-accumulates (He et al. report 41 M).
-    let model = ModelConfig::from_name("cifar-resnet20").unwrap().init(&device).unwrap();
+    let model = ModelConfig::from_name("cifar-resnet20")
+        .unwrap()
+        .init(&device)
+        .unwrap();
     let flops = model.summary("cifar-resnet20", [3, 32, 32]).unwrap().flops;
     assert!((40_000_000..42_000_000).contains(&flops), "{flops}");
     // Inputs that do not fit are errors, not panics.
@@ -149,15 +152,27 @@ fn output_shapes_through_the_registry() {
             .with_num_classes(classes);
         assert_eq!(config.task(), Task::Classification);
         let model = config.init(&device).unwrap();
-        let x = Tensor::random([2, input[0], input[1], input[2]], Distribution::Default, &device);
+        let x = Tensor::random(
+            [2, input[0], input[1], input[2]],
+            Distribution::Default,
+            &device,
+        );
         let y = model.forward_classification(x).unwrap();
         assert_eq!(y.dims(), [2, classes], "{name}");
     }
-    let config = ModelConfig::from_name("unet").unwrap().with_input([1, 0, 0]).with_num_classes(2);
-    let ModelConfig::UNet(unet) = config else { panic!() };
+    let config = ModelConfig::from_name("unet")
+        .unwrap()
+        .with_input([1, 0, 0])
+        .with_num_classes(2);
+    let ModelConfig::UNet(unet) = config else {
+        panic!()
+    };
     let model = ModelConfig::UNet(unet.with_base_width(4))
         .init(&device)
         .unwrap();
     let x = Tensor::random([1, 1, 37, 21], Distribution::Default, &device);
-    assert_eq!(model.forward_segmentation(x).unwrap().dims(), [1, 2, 37, 21]);
+    assert_eq!(
+        model.forward_segmentation(x).unwrap().dims(),
+        [1, 2, 37, 21]
+    );
 }

@@ -118,7 +118,10 @@ pub fn zero_pad_shortcut(x: Tensor<4>, out_channels: usize, stride: usize) -> Te
     }
     let extra = out_channels - in_channels;
     let before = extra / 2;
-    x.pad([(before, extra - before), (0, 0), (0, 0)], PadMode::Constant(0.0))
+    x.pad(
+        [(before, extra - before), (0, 0), (0, 0)],
+        PadMode::Constant(0.0),
+    )
 }
 
 /// Builds the projection a block needs for `kind` (none unless [`Shortcut::Projection`]).
@@ -233,7 +236,13 @@ pub struct BasicBlock {
 impl BasicBlock {
     fn apply_shortcut(&self, x: Tensor<4>) -> Option<Tensor<4>> {
         let out_channels = self.conv2.weight.shape().dims::<4>()[0];
-        apply_shortcut(self.shortcut, self.downsample.as_ref(), x, out_channels, self.stride)
+        apply_shortcut(
+            self.shortcut,
+            self.downsample.as_ref(),
+            x,
+            out_channels,
+            self.stride,
+        )
     }
 
     /// # Shapes
@@ -357,7 +366,13 @@ pub struct Bottleneck {
 impl Bottleneck {
     fn apply_shortcut(&self, x: Tensor<4>) -> Option<Tensor<4>> {
         let out_channels = self.conv3.weight.shape().dims::<4>()[0];
-        apply_shortcut(self.shortcut, self.downsample.as_ref(), x, out_channels, self.stride)
+        apply_shortcut(
+            self.shortcut,
+            self.downsample.as_ref(),
+            x,
+            out_channels,
+            self.stride,
+        )
     }
 
     /// # Shapes
@@ -436,7 +451,12 @@ mod tests {
     #[test]
     fn basic_block_shapes_for_every_shortcut() {
         let device = device();
-        for option in [ShortcutOption::A, ShortcutOption::B, ShortcutOption::C, ShortcutOption::Plain] {
+        for option in [
+            ShortcutOption::A,
+            ShortcutOption::B,
+            ShortcutOption::C,
+            ShortcutOption::Plain,
+        ] {
             let block = BasicBlockConfig::new(4, 8)
                 .with_stride(2)
                 .with_shortcut(option)
@@ -455,10 +475,14 @@ mod tests {
         assert!(same.downsample.is_none());
         let down = BasicBlockConfig::new(8, 8).with_stride(2).init(&device);
         assert_eq!(down.shortcut, Shortcut::Projection);
-        let a = BasicBlockConfig::new(8, 16).with_shortcut(ShortcutOption::A).init(&device);
+        let a = BasicBlockConfig::new(8, 16)
+            .with_shortcut(ShortcutOption::A)
+            .init(&device);
         assert_eq!(a.shortcut, Shortcut::ZeroPad);
         // Option A adds no parameters: same count as the plain block.
-        let plain = BasicBlockConfig::new(8, 16).with_shortcut(ShortcutOption::Plain).init(&device);
+        let plain = BasicBlockConfig::new(8, 16)
+            .with_shortcut(ShortcutOption::Plain)
+            .init(&device);
         assert_eq!(trainable_params(&a), trainable_params(&plain));
     }
 
@@ -471,7 +495,11 @@ mod tests {
         let y = zero_pad_shortcut(x, 3, 2);
         assert_eq!(y.dims(), [1, 3, 2, 2]);
         let expected = Tensor::<4>::from_floats(
-            [[[[0.0, 0.0], [0.0, 0.0]], [[0.0, 2.0], [8.0, 10.0]], [[0.0, 0.0], [0.0, 0.0]]]],
+            [[
+                [[0.0, 0.0], [0.0, 0.0]],
+                [[0.0, 2.0], [8.0, 10.0]],
+                [[0.0, 0.0], [0.0, 0.0]],
+            ]],
             &device,
         );
         y.into_data()
@@ -508,14 +536,19 @@ mod tests {
             .init(&device);
         let y = plain.forward(x.clone());
         let diff: f32 = (y - x).abs().max().into_scalar();
-        assert!(diff > 0.1, "plain block should not be the identity (max |Δ| = {diff})");
+        assert!(
+            diff > 0.1,
+            "plain block should not be the identity (max |Δ| = {diff})"
+        );
     }
 
     #[test]
     fn bottleneck_widths_follow_torchvision() {
         let device = device();
         // ResNeXt 32×4d, first stage: width = 64 * 4 / 64 * 32 = 128.
-        let cfg = BottleneckConfig::new(64, 64).with_groups(32).with_base_width(4);
+        let cfg = BottleneckConfig::new(64, 64)
+            .with_groups(32)
+            .with_base_width(4);
         assert_eq!(cfg.width(), 128);
         let block = cfg.init(&device);
         assert_eq!(block.conv2.weight.dims(), [128, 4, 3, 3]);
@@ -540,7 +573,10 @@ mod tests {
             let loss = block.forward(x).powi_scalar(2).mean();
             assert_all_params_get_grads(&block, &loss.backward());
         }
-        let block = BottleneckConfig::new(8, 4).with_stride(2).with_preact(true).init(&device);
+        let block = BottleneckConfig::new(8, 4)
+            .with_stride(2)
+            .with_preact(true)
+            .init(&device);
         let x = Tensor::random([2, 8, 6, 6], Distribution::Default, &device);
         let y = block.forward(x);
         assert_eq!(y.dims(), [2, 16, 3, 3]);

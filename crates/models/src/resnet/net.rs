@@ -257,7 +257,8 @@ impl ResNet {
     /// # Shapes
     /// - `features`: `[batch, 512e, h, w]` → `[batch, num_classes]`
     pub fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        self.fc.forward(self.avgpool.forward(features).flatten(1, 3))
+        self.fc
+            .forward(self.avgpool.forward(features).flatten(1, 3))
     }
 
     /// Class logits.
@@ -322,7 +323,12 @@ mod tests {
         let dims: Vec<_> = features.iter().map(|f| f.dims()).collect();
         assert_eq!(
             dims,
-            vec![[2, 64, 16, 16], [2, 128, 8, 8], [2, 256, 4, 4], [2, 512, 2, 2]]
+            vec![
+                [2, 64, 16, 16],
+                [2, 128, 8, 8],
+                [2, 256, 4, 4],
+                [2, 512, 2, 2]
+            ]
         );
         assert_eq!(model.forward(x).dims(), [2, 7]);
     }
@@ -356,7 +362,9 @@ mod tests {
     #[test]
     fn zero_init_residual_zeroes_last_gamma() {
         let device = device();
-        let model = ResNetConfig::resnet50().with_zero_init_residual(true).init(&device);
+        let model = ResNetConfig::resnet50()
+            .with_zero_init_residual(true)
+            .init(&device);
         let ResidualBlock::Bottleneck(block) = &model.layer3[2] else {
             panic!("resnet50 stacks bottlenecks");
         };
@@ -368,11 +376,22 @@ mod tests {
 
     #[test]
     fn invalid_configs_are_errors() {
-        let err = ResNetConfig::resnet18().with_groups(32).validate().unwrap_err();
-        assert!(err.to_string().contains("basic blocks only support groups = 1"));
-        let err = ResNetConfig::new(BlockKind::Basic, [2, 0, 2, 2]).validate().unwrap_err();
+        let err = ResNetConfig::resnet18()
+            .with_groups(32)
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("basic blocks only support groups = 1")
+        );
+        let err = ResNetConfig::new(BlockKind::Basic, [2, 0, 2, 2])
+            .validate()
+            .unwrap_err();
         assert!(err.to_string().contains("at least one block"), "{err}");
-        let err = ResNetConfig::resnet18().with_num_classes(0).validate().unwrap_err();
+        let err = ResNetConfig::resnet18()
+            .with_num_classes(0)
+            .validate()
+            .unwrap_err();
         assert!(err.to_string().contains("num_classes = 0"), "{err}");
     }
 

@@ -1,0 +1,175 @@
+//! The compute backends a run can use. Each one is a cargo feature of this crate (and of
+//! `xtask`); the model code is the same on all of them, only the [`Device`] differs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::tensor::Device;
+
+/// A Burn backend, selected at run time among those compiled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Burn's pure-Rust CPU backend (the default).
+    Flex,
+    /// The ndarray CPU backend (deprecated upstream, much slower; kept for comparison).
+    Ndarray,
+    /// GPU through wgpu (Vulkan, Metal, DX12; Mesa's lavapipe on machines without a GPU).
+    Wgpu,
+    /// NVIDIA GPU through CUDA.
+    Cuda,
+}
+
+/// A backend that cannot be used in this build or on this machine.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BackendError {
+    /// The name is not a backend.
+    #[error("unknown backend '{0}'; valid backends: flex, ndarray, wgpu, cuda")]
+    Unknown(String),
+    /// The backend's cargo feature was not enabled in this build.
+    #[error(
+        "backend '{backend}' is not compiled into this build; rebuild with `--features {feature}` \
+         (compiled in: {compiled})"
+    )]
+    NotCompiled {
+        /// The backend asked for.
+        backend: Backend,
+        /// The cargo feature that enables it.
+        feature: &'static str,
+        /// The backends this build has.
+        compiled: String,
+    },
+}
+
+impl Backend {
+    /// Every backend, in the order the docs list them.
+    pub const ALL: [Backend; 4] = [
+        Backend::Flex,
+        Backend::Ndarray,
+        Backend::Wgpu,
+        Backend::Cuda,
+    ];
+
+    /// The backend's name on the command line and its cargo feature.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this build includes the backend.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Flex => cfg!(feature = "flex"),
+            Backend::Ndarray => cfg!(feature = "ndarray"),
+            Backend::Wgpu => cfg!(feature = "wgpu"),
+            Backend::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// The backends this build includes.
+    pub fn compiled() -> Vec<Backend> {
+        Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
+    }
+
+    /// The default device of this backend (without autodiff; call `.autodiff()` to train).
+    ///
+    /// The GPU backends initialise lazily: a missing driver shows up at the first operation.
+    pub fn device(self) -> Result<Device, BackendError> {
+        if !self.is_compiled() {
+            return Err(BackendError::NotCompiled {
+                backend: self,
+                feature: self.name(),
+                compiled: Self::compiled()
+                    .iter()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        Ok(self.compiled_device())
+    }
+
+    fn compiled_device(self) -> Device {
+        match self {
+            #[cfg(feature = "flex")]
+            Backend::Flex => Device::flex(),
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
+            Backend::Ndarray => Device::ndarray(),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Device::cuda(0),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("device() checks is_compiled() first"),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = BackendError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| BackendError::Unknown(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for backend in Backend::ALL {
+            assert_eq!(backend.name().parse::<Backend>().unwrap(), backend);
+        }
+        assert_eq!("FLEX".parse::<Backend>().unwrap(), Backend::Flex);
+        let err = "tpu".parse::<Backend>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown backend 'tpu'; valid backends: flex, ndarray, wgpu, cuda"
+        );
+    }
+
+    #[test]
+    fn missing_backends_name_their_feature() {
+        for backend in Backend::ALL {
+            match backend.device() {
+                Ok(_) => assert!(backend.is_compiled()),
+                Err(err) => {
+                    assert!(!backend.is_compiled());
+                    assert!(
+                        err.to_string()
+                            .contains(&format!("--features {}", backend.name()))
+                    );
+                }
+            }
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn flex_trains_a_block() {
+        use burn::tensor::{Distribution, Tensor};
+        use skipnet_models::CifarResNetConfig;
+        let device = Backend::Flex.device().unwrap().autodiff();
+        let net = CifarResNetConfig::new(8).init(&device);
+        let x = Tensor::random([2, 3, 8, 8], Distribution::Default, &device);
+        let loss = net.forward(x).powi_scalar(2).mean();
+        let grads = loss.backward();
+        assert!(net.conv1.weight.val().grad(&grads).is_some());
+    }
+}

@@ -1,0 +1,46 @@
+//! `cargo xtask`: skipnet's command line.
+
+mod summary;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "skipnet: residual and skip-connection networks on Burn"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Stage-by-stage output shapes, parameters and FLOPs of an architecture.
+    Summary(summary::SummaryArgs),
+    /// Every architecture of the zoo with its parameter count and paper.
+    List(summary::ListArgs),
+    /// Train a network (the main job; runs on built-in data with no arguments).
+    Train,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Summary(args) => summary::run(&args),
+        Command::List(args) => summary::list(&args),
+        Command::Train => Err(anyhow::anyhow!(
+            "`cargo xtask train` is not implemented yet: the training loop (crates/train) has not \
+             landed. The model zoo is ready: try `cargo xtask list` or `cargo xtask summary resnet50`."
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
