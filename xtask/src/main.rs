@@ -1,5 +1,6 @@
 //! `cargo xtask`: skipnet's command line.
 
+mod data;
 mod summary;
 
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ enum Command {
     Summary(summary::SummaryArgs),
     /// Every architecture of the zoo with its parameter count and paper.
     List(summary::ListArgs),
+    /// Dataset tools: write synthetic data, inspect data on disk.
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Train a network (the main job; runs on built-in data with no arguments).
     Train,
 }
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Summary(args) => summary::run(&args),
         Command::List(args) => summary::list(&args),
+        Command::Data(command) => data::run(&command),
         Command::Train => Err(anyhow::anyhow!(
             "`cargo xtask train` is not implemented yet: the training loop (crates/train) has not \
              landed. The model zoo is ready: try `cargo xtask list` or `cargo xtask summary resnet50`."

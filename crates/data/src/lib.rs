@@ -1,8 +1,28 @@
 //! # skipnet-data
 //!
-//! Datasets for skipnet: readers for the formats users have and built-in synthetic data.
+//! Datasets for skipnet: readers for the formats users have (CIFAR-10/100 binary, IDX, image
+//! folders, image+mask folders), built-in synthetic datasets, augmentation, and batchers that
+//! build tensors on the target device. Every reader validates as it reads and reports bad input
+//! as a [`DataError`] naming the file and what was expected.
 
-/// The default data root, relative to the working directory; override with `SKIPNET_DATA`.
+pub mod batch;
+pub mod cifar;
+pub mod error;
+pub mod folder;
+pub mod idx;
+pub mod image;
+pub mod inspect;
+pub mod item;
+pub mod segmentation;
+pub mod split;
+pub mod synthetic;
+pub mod transform;
+
+pub use error::{DataError, Result};
+pub use item::{ClassificationItem, SegmentationItem, Split};
+
+/// The default data root, relative to the working directory; override with `SKIPNET_DATA` or
+/// the command line's `--data-dir`.
 pub const DEFAULT_DATA_ROOT: &str = "datasets";
 
 /// The data root: `$SKIPNET_DATA` when set, else [`DEFAULT_DATA_ROOT`].

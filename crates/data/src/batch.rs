@@ -1,0 +1,283 @@
+//! Batchers: items → tensors on the target device.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::image::ImageF32;
+use crate::item::{ClassificationItem, SegmentationItem};
+use crate::transform::{
+    Normalization, augment_segmentation, pad_crop_flip, resize_bilinear, to_channels,
+};
+
+/// A batch of labelled images.
+#[derive(Debug, Clone)]
+pub struct ClassificationBatch {
+    /// Normalised images, `[batch, channels, height, width]`.
+    pub images: Tensor<4>,
+    /// Class indices, `[batch]`.
+    pub targets: Tensor<1, Int>,
+}
+
+/// Builds [`ClassificationBatch`]es: optional CIFAR augmentation (pad + random crop + flip),
+/// conversion to the model's channels, per-channel normalisation.
+#[derive(Debug)]
+pub struct ClassificationBatcher {
+    /// Normalisation applied to every image.
+    pub normalization: Normalization,
+    /// Channels the model expects (grey is replicated, RGB averaged).
+    pub channels: usize,
+    /// Pad-crop-flip padding, `None` for no augmentation (validation).
+    pub augment_padding: Option<usize>,
+    seed: u64,
+    calls: AtomicU64,
+}
+
+impl ClassificationBatcher {
+    /// A batcher without augmentation.
+    pub fn new(normalization: Normalization, channels: usize) -> Self {
+        Self {
+            normalization,
+            channels,
+            augment_padding: None,
+            seed: 0,
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// With He et al.'s augmentation (pad by `padding`, random crop, flip), seeded.
+    pub fn with_augmentation(mut self, padding: usize, seed: u64) -> Self {
+        self.augment_padding = Some(padding);
+        self.seed = seed;
+        self
+    }
+}
+
+impl Batcher<ClassificationItem, ClassificationBatch> for ClassificationBatcher {
+    fn batch(&self, items: Vec<ClassificationItem>, device: &Device) -> ClassificationBatch {
+        let mut rng = StdRng::seed_from_u64(
+            self.seed
+                ^ self
+                    .calls
+                    .fetch_add(1, Ordering::Relaxed)
+                    .wrapping_mul(0x9E37_79B9),
+        );
+        let (h, w) = items
+            .first()
+            .map_or((0, 0), |i| (i.image.height, i.image.width));
+        let mut data = Vec::with_capacity(items.len() * self.channels * h * w);
+        let mut targets = Vec::with_capacity(items.len());
+        for item in &items {
+            let mut image = to_channels(&item.image, self.channels);
+            if let Some(padding) = self.augment_padding {
+                image = pad_crop_flip(&image, padding, &mut rng);
+            }
+            if (image.height, image.width) != (h, w) {
+                image = resize_bilinear(&image, h, w);
+            }
+            self.normalization.apply(&image, &mut data);
+            targets.push(item.label as i64);
+        }
+        let n = items.len();
+        ClassificationBatch {
+            images: Tensor::from_data(TensorData::new(data, [n, self.channels, h, w]), device),
+            targets: Tensor::from_data(TensorData::new(targets, [n]), device),
+        }
+    }
+}
+
+/// A batch of images with masks.
+#[derive(Debug, Clone)]
+pub struct SegmentationBatch {
+    /// Images in `[0, 1]`, `[batch, channels, height, width]`.
+    pub images: Tensor<4>,
+    /// Foreground masks of 0.0 / 1.0, `[batch, 1, height, width]`.
+    pub masks: Tensor<4>,
+}
+
+/// Builds [`SegmentationBatch`]es: optional joint augmentation and random crops, conversion to
+/// the model's channels; items of different sizes are zero-padded to the largest (mask 0).
+#[derive(Debug)]
+pub struct SegmentationBatcher {
+    /// Channels the model expects.
+    pub channels: usize,
+    /// Random crop size during augmentation.
+    pub crop: Option<[usize; 2]>,
+    /// Whether to augment (training) or not (validation).
+    pub augment: bool,
+    seed: u64,
+    calls: AtomicU64,
+}
+
+impl SegmentationBatcher {
+    /// A batcher without augmentation.
+    pub fn new(channels: usize) -> Self {
+        Self {
+            channels,
+            crop: None,
+            augment: false,
+            seed: 0,
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// With joint flips, rotations, intensity jitter and random crops of `crop`, seeded.
+    pub fn with_augmentation(mut self, crop: Option<[usize; 2]>, seed: u64) -> Self {
+        self.augment = true;
+        self.crop = crop;
+        self.seed = seed;
+        self
+    }
+}
+
+fn image_to_channels(image: ImageF32, channels: usize) -> ImageF32 {
+    let n = image.height * image.width;
+    match (image.channels, channels) {
+        (a, b) if a == b => image,
+        (1, c) => ImageF32 {
+            channels: c,
+            data: image.data.repeat(c),
+            ..image
+        },
+        (_, 1) => {
+            let k = image.channels as f32;
+            let data = (0..n)
+                .map(|p| {
+                    (0..image.channels)
+                        .map(|c| image.data[c * n + p])
+                        .sum::<f32>()
+                        / k
+                })
+                .collect();
+            ImageF32 {
+                channels: 1,
+                data,
+                ..image
+            }
+        }
+        (_, c) => ImageF32 {
+            channels: c,
+            data: image.data[..n].repeat(c),
+            ..image
+        },
+    }
+}
+
+impl Batcher<SegmentationItem, SegmentationBatch> for SegmentationBatcher {
+    fn batch(&self, items: Vec<SegmentationItem>, device: &Device) -> SegmentationBatch {
+        let mut rng = StdRng::seed_from_u64(
+            self.seed
+                ^ self
+                    .calls
+                    .fetch_add(1, Ordering::Relaxed)
+                    .wrapping_mul(0x9E37_79B9),
+        );
+        let items: Vec<SegmentationItem> = items
+            .into_iter()
+            .map(|item| {
+                if self.augment {
+                    augment_segmentation(&item, self.crop, &mut rng)
+                } else {
+                    item
+                }
+            })
+            .collect();
+        let h = items.iter().map(|i| i.image.height).max().unwrap_or(0);
+        let w = items.iter().map(|i| i.image.width).max().unwrap_or(0);
+        let c = self.channels;
+        let n = items.len();
+        let mut images = vec![0f32; n * c * h * w];
+        let mut masks = vec![0f32; n * h * w];
+        for (b, item) in items.into_iter().enumerate() {
+            let (ih, iw) = (item.image.height, item.image.width);
+            let image = image_to_channels(item.image, c);
+            for ch in 0..c {
+                for y in 0..ih {
+                    let src = &image.data[ch * ih * iw + y * iw..ch * ih * iw + (y + 1) * iw];
+                    let dst = ((b * c + ch) * h + y) * w;
+                    images[dst..dst + iw].copy_from_slice(src);
+                }
+            }
+            for y in 0..ih {
+                for x in 0..iw {
+                    masks[(b * h + y) * w + x] = item.mask[y * iw + x] as f32;
+                }
+            }
+        }
+        SegmentationBatch {
+            images: Tensor::from_data(TensorData::new(images, [n, c, h, w]), device),
+            masks: Tensor::from_data(TensorData::new(masks, [n, 1, h, w]), device),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::ImageU8;
+
+    #[test]
+    fn classification_batch_shapes_and_values() {
+        let device = Device::flex();
+        let item = |v: u8, label| ClassificationItem {
+            image: ImageU8 {
+                channels: 1,
+                height: 4,
+                width: 4,
+                data: vec![v; 16],
+            },
+            label,
+        };
+        let norm = Normalization {
+            mean: vec![0.5; 3],
+            std: vec![0.5; 3],
+        };
+        let batcher = ClassificationBatcher::new(norm, 3);
+        let batch = batcher.batch(vec![item(255, 3), item(0, 1)], &device);
+        assert_eq!(batch.images.dims(), [2, 3, 4, 4]);
+        let values = batch.images.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!((values[0], values[48]), (1.0, -1.0));
+        assert_eq!(
+            batch
+                .targets
+                .into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap(),
+            vec![3, 1]
+        );
+        let aug = ClassificationBatcher::new(Normalization::cifar10(), 3).with_augmentation(4, 1);
+        assert_eq!(
+            aug.batch(vec![item(9, 0)], &device).images.dims(),
+            [1, 3, 4, 4]
+        );
+    }
+
+    #[test]
+    fn segmentation_batch_pads_to_the_largest_item() {
+        let device = Device::flex();
+        let item = |h: usize, w: usize| SegmentationItem {
+            image: ImageF32 {
+                channels: 1,
+                height: h,
+                width: w,
+                data: vec![0.5; h * w],
+            },
+            mask: vec![1; h * w],
+            instances: None,
+        };
+        let batch = SegmentationBatcher::new(3).batch(vec![item(4, 6), item(5, 3)], &device);
+        assert_eq!(batch.images.dims(), [2, 3, 5, 6]);
+        assert_eq!(batch.masks.dims(), [2, 1, 5, 6]);
+        let total: f32 = batch.masks.sum().into_scalar();
+        assert_eq!(total, 24.0 + 15.0);
+        let aug = SegmentationBatcher::new(1).with_augmentation(Some([4, 4]), 3);
+        assert_eq!(
+            aug.batch(vec![item(8, 8)], &device).images.dims(),
+            [1, 1, 4, 4]
+        );
+    }
+}

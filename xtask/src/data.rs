@@ -1,0 +1,73 @@
+//! `cargo xtask data synth` and `cargo xtask data inspect`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use skipnet_data::inspect::{Format, inspect};
+use skipnet_data::synthetic::{SYNTHETIC_NAMES, write_synthetic};
+
+#[derive(Subcommand)]
+pub enum DataCommand {
+    /// Write a built-in synthetic dataset as PNG files (and masks) to look at or train on.
+    Synth(SynthArgs),
+    /// Read a dataset end to end and print what it holds; non-zero exit when it is invalid.
+    Inspect(InspectArgs),
+}
+
+#[derive(Args)]
+pub struct SynthArgs {
+    /// `synthetic-shapes` or `synthetic-cells`.
+    name: String,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Number of images.
+    #[arg(long, default_value_t = 100)]
+    count: usize,
+    /// Seed (the same seed gives the same images).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Image side for synthetic-cells.
+    #[arg(long, default_value_t = 128)]
+    size: usize,
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// A dataset folder or file.
+    path: PathBuf,
+    /// cifar10, cifar100, idx, folder or seg-folder (detected when omitted).
+    #[arg(long)]
+    format: Option<String>,
+}
+
+pub fn run(command: &DataCommand) -> Result<()> {
+    match command {
+        DataCommand::Synth(args) => {
+            if !SYNTHETIC_NAMES.contains(&args.name.as_str()) {
+                anyhow::bail!(
+                    "unknown synthetic dataset '{}'; valid: {}",
+                    args.name,
+                    SYNTHETIC_NAMES.join(", ")
+                );
+            }
+            let files = write_synthetic(&args.name, &args.out, args.count, args.seed, args.size)?;
+            println!(
+                "wrote {files} PNG files of {} to {}",
+                args.name,
+                args.out.display()
+            );
+            Ok(())
+        }
+        DataCommand::Inspect(args) => {
+            let format = args
+                .format
+                .as_deref()
+                .map(str::parse::<Format>)
+                .transpose()?;
+            print!("{}", inspect(&args.path, format)?);
+            Ok(())
+        }
+    }
+}
