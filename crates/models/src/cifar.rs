@@ -44,7 +44,7 @@ pub struct CifarResNetConfig {
 impl CifarResNetConfig {
     /// Blocks per stage, `n = (depth − 2) / 6`, or an error naming the valid depths.
     pub fn blocks_per_stage(&self) -> Result<usize, ModelError> {
-        if self.depth < 8 || (self.depth - 2) % 6 != 0 {
+        if self.depth < 8 || !(self.depth - 2).is_multiple_of(6) {
             let below = if self.depth >= 8 {
                 (self.depth - 2) / 6 * 6 + 2
             } else {

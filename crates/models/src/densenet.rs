@@ -82,7 +82,7 @@ impl DenseNetConfig {
     /// `(depth − 4) / 3` layers (halved with bottlenecks), 16 stem channels (2k for BC).
     pub fn cifar(depth: usize, growth_rate: usize, bc: bool) -> Result<Self, ModelError> {
         let per_layer = if bc { 6 } else { 3 };
-        if depth < 4 + per_layer || (depth - 4) % per_layer != 0 {
+        if depth < 4 + per_layer || !(depth - 4).is_multiple_of(per_layer) {
             return Err(ModelError::InvalidDepth {
                 family: if bc {
                     "cifar-densenet-bc"

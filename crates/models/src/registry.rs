@@ -317,6 +317,9 @@ impl ModelConfig {
 }
 
 /// Any model of the zoo.
+// Variants are whole networks of very different sizes; a model is built once, so boxing would
+// buy nothing and would change the module's record layout.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
     /// ImageNet ResNet family.

@@ -413,6 +413,8 @@ impl LayerCost for Bottleneck {
 }
 
 /// Either kind of residual block, so that one network type serves every depth.
+// Blocks are built once; boxing the larger variant would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum ResidualBlock {
     /// Two 3×3 convolutions.
