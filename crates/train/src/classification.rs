@@ -1,0 +1,71 @@
+//! The classification learner model: any classifier of the zoo with cross-entropy loss.
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use skipnet_data::batch::ClassificationBatch;
+use skipnet_models::Model;
+
+/// A zoo classifier as a burn-train learner model.
+#[derive(Module, Debug)]
+pub struct ClassificationModel {
+    /// The network (any classification architecture of the registry).
+    pub model: Model,
+    /// Label smoothing ε of the cross-entropy (0 = none).
+    pub label_smoothing: f64,
+}
+
+impl ClassificationModel {
+    /// Wraps `model`; U-Net is not a classifier and is refused by [`Self::forward_step`]'s caller
+    /// (see `crate::run`), which checks the task first.
+    pub fn new(model: Model, label_smoothing: f64) -> Self {
+        Self {
+            model,
+            label_smoothing,
+        }
+    }
+
+    /// Logits, loss and targets of one batch.
+    ///
+    /// # Panics
+    /// If the wrapped model is not a classifier (the trainer checks this before training).
+    pub fn forward_step(&self, batch: ClassificationBatch) -> ClassificationOutput {
+        let logits = self
+            .model
+            .forward_classification(batch.images)
+            .expect("ClassificationModel wraps a classifier");
+        let [_, classes] = logits.dims();
+        let mut loss = CrossEntropyLossConfig::new();
+        if self.label_smoothing > 0.0 {
+            loss = loss.with_smoothing(Some(self.label_smoothing as f32));
+        }
+        let loss = loss
+            .init(&logits.device())
+            .forward(logits.clone(), batch.targets.clone());
+        debug_assert!(classes > 0);
+        ClassificationOutput {
+            loss,
+            output: logits,
+            targets: batch.targets,
+        }
+    }
+}
+
+impl TrainStep for ClassificationModel {
+    type Input = ClassificationBatch;
+    type Output = ClassificationOutput;
+
+    fn step(&self, batch: ClassificationBatch) -> TrainOutput<ClassificationOutput> {
+        let output = self.forward_step(batch);
+        TrainOutput::new(self, output.loss.backward(), output)
+    }
+}
+
+impl InferenceStep for ClassificationModel {
+    type Input = ClassificationBatch;
+    type Output = ClassificationOutput;
+
+    fn step(&self, batch: ClassificationBatch) -> ClassificationOutput {
+        self.forward_step(batch)
+    }
+}

@@ -1,0 +1,222 @@
+//! Training runs on burn-train: dataloaders, metrics, checkpoints, schedule, progress.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::tensor::Device;
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, TopKAccuracyMetric};
+use burn::train::{Learner, LearnerModel, SupervisedTraining};
+use skipnet_data::batch::{ClassificationBatch, SegmentationBatch};
+use skipnet_data::{ClassificationItem, SegmentationItem};
+
+use crate::classification::ClassificationModel;
+use crate::history::{EpochRecord, HistoryLogger};
+use crate::optim::{OptimizerSpec, ScheduleSpec};
+use crate::progress::PlainProgress;
+use crate::segmentation::{MaskMetric, MaskScore, SegmentationModel};
+
+/// How to train.
+#[derive(Debug, Clone)]
+pub struct FitOptions {
+    /// The run folder (checkpoints, logs, `metrics.csv`).
+    pub dir: PathBuf,
+    /// Epochs to train.
+    pub epochs: usize,
+    /// Items per batch.
+    pub batch_size: usize,
+    /// Base learning rate.
+    pub lr: f64,
+    /// The optimiser.
+    pub optimizer: OptimizerSpec,
+    /// The learning-rate schedule.
+    pub schedule: ScheduleSpec,
+    /// Epochs of linear warm-up.
+    pub warmup_epochs: usize,
+    /// Seed of the shuffling.
+    pub seed: u64,
+    /// Data-loading threads.
+    pub num_workers: usize,
+    /// No progress output at all (tests).
+    pub quiet: bool,
+}
+
+/// Errors before or during training.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    /// A setting out of range.
+    #[error("invalid {what}: {problem}")]
+    Invalid {
+        /// The setting.
+        what: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// burn-train stopped with an error.
+    #[error("training failed: {0}")]
+    Training(String),
+}
+
+/// A finished run: the trained model (validation mode) and the per-epoch metrics.
+pub struct FitResult<M> {
+    /// The trained model.
+    pub model: M,
+    /// One record per epoch.
+    pub history: Vec<EpochRecord>,
+}
+
+fn invalid(what: &str, problem: impl Into<String>) -> FitError {
+    FitError::Invalid {
+        what: what.into(),
+        problem: problem.into(),
+    }
+}
+
+impl FitOptions {
+    fn check(&self, train_len: usize, valid_len: usize) -> Result<usize, FitError> {
+        if self.epochs == 0 {
+            return Err(invalid("epochs", "0 (at least 1)"));
+        }
+        if self.batch_size == 0 {
+            return Err(invalid("batch size", "0 (at least 1)"));
+        }
+        if train_len == 0 || valid_len == 0 {
+            return Err(invalid(
+                "dataset",
+                format!("{train_len} training and {valid_len} validation items (both need at least 1)"),
+            ));
+        }
+        Ok(train_len.div_ceil(self.batch_size))
+    }
+}
+
+/// Runs burn-train's supervised training of `model` and collects the history.
+#[allow(clippy::too_many_arguments)]
+fn launch<M, I, BT, BV>(
+    model: M,
+    train: Arc<dyn Dataset<I>>,
+    valid: Arc<dyn Dataset<I>>,
+    train_batcher: BT,
+    valid_batcher: BV,
+    device: &Device,
+    options: &FitOptions,
+    register: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
+) -> Result<FitResult<M>, FitError>
+where
+    M: LearnerModel,
+    I: Send + Sync + Clone + std::fmt::Debug + 'static,
+    BT: Batcher<I, <M as burn::train::TrainStep>::Input> + 'static,
+    BV: Batcher<I, <M as burn::train::InferenceStep>::Input> + 'static,
+    <M as burn::train::TrainStep>::Input: Clone + std::fmt::Debug,
+    <M as burn::train::InferenceStep>::Input: Clone + std::fmt::Debug,
+{
+    let steps_per_epoch = options.check(train.len(), valid.len())?;
+    let optimizer = options.optimizer.init();
+    let scheduler = options
+        .schedule
+        .init(
+            options.lr,
+            steps_per_epoch * options.epochs,
+            steps_per_epoch * options.warmup_epochs,
+        )
+        .map_err(|e| invalid("schedule", e))?;
+    let loader_train = DataLoaderBuilder::new(train_batcher)
+        .batch_size(options.batch_size)
+        .shuffle(options.seed)
+        .num_workers(options.num_workers)
+        .set_device(device.clone())
+        .build(train);
+    let loader_valid = DataLoaderBuilder::new(valid_batcher)
+        .batch_size(options.batch_size)
+        .num_workers(options.num_workers)
+        .set_device(device.clone())
+        .build(valid);
+    let history = Arc::new(Mutex::new(Vec::new()));
+    let logger = HistoryLogger::new(
+        history.clone(),
+        options.dir.join("metrics.csv"),
+        options.epochs,
+        options.quiet,
+    );
+    let mut training = SupervisedTraining::new(&options.dir, loader_train, loader_valid)
+        .num_epochs(options.epochs)
+        .with_metric_logger(burn::train::logger::FileMetricLogger::new(options.dir.clone()))
+        .with_metric_logger(logger)
+        .with_default_checkpointers()
+        .with_application_logger(None);
+    training = register(training);
+    if options.quiet || !std::io::stdout().is_terminal() {
+        training = training.renderer(Box::new(PlainProgress::new(options.quiet)));
+    }
+    let result = training.launch(Learner::new(model, optimizer, scheduler));
+    let history = history.lock().expect("history lock").clone();
+    if history.is_empty() {
+        return Err(FitError::Training("no epoch completed".into()));
+    }
+    Ok(FitResult {
+        model: result.model,
+        history,
+    })
+}
+
+/// Trains a classifier over `num_classes` classes: loss, top-1, top-5 (with more than five
+/// classes) and learning rate on both splits.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_classifier<BT, BV>(
+    model: ClassificationModel,
+    num_classes: usize,
+    train: Arc<dyn Dataset<ClassificationItem>>,
+    valid: Arc<dyn Dataset<ClassificationItem>>,
+    train_batcher: BT,
+    valid_batcher: BV,
+    device: &Device,
+    options: &FitOptions,
+) -> Result<FitResult<ClassificationModel>, FitError>
+where
+    BT: Batcher<ClassificationItem, ClassificationBatch> + 'static,
+    BV: Batcher<ClassificationItem, ClassificationBatch> + 'static,
+{
+    launch(model, train, valid, train_batcher, valid_batcher, device, options, |t| {
+        let mut t = t
+            .metric_train_numeric(LossMetric::new())
+            .metric_valid_numeric(LossMetric::new())
+            .metric_train_numeric(AccuracyMetric::new())
+            .metric_valid_numeric(AccuracyMetric::new());
+        if num_classes > 5 {
+            t = t
+                .metric_train_numeric(TopKAccuracyMetric::new(5))
+                .metric_valid_numeric(TopKAccuracyMetric::new(5));
+        }
+        t.metric_train_numeric(LearningRateMetric::new())
+    })
+}
+
+/// Trains a U-Net: loss, Dice, IoU and pixel accuracy on both splits, and the learning rate.
+pub fn fit_segmenter<BT, BV>(
+    model: SegmentationModel,
+    train: Arc<dyn Dataset<SegmentationItem>>,
+    valid: Arc<dyn Dataset<SegmentationItem>>,
+    train_batcher: BT,
+    valid_batcher: BV,
+    device: &Device,
+    options: &FitOptions,
+) -> Result<FitResult<SegmentationModel>, FitError>
+where
+    BT: Batcher<SegmentationItem, SegmentationBatch> + 'static,
+    BV: Batcher<SegmentationItem, SegmentationBatch> + 'static,
+{
+    launch(model, train, valid, train_batcher, valid_batcher, device, options, |t| {
+        let mut t = t
+            .metric_train_numeric(LossMetric::new())
+            .metric_valid_numeric(LossMetric::new());
+        for score in [MaskScore::Dice, MaskScore::IoU, MaskScore::PixelAccuracy] {
+            t = t
+                .metric_train_numeric(MaskMetric::new(score))
+                .metric_valid_numeric(MaskMetric::new(score));
+        }
+        t.metric_train_numeric(LearningRateMetric::new())
+    })
+}

@@ -1,0 +1,214 @@
+//! Per-epoch metric history: a burn-train [`MetricLogger`] that keeps each epoch's final values,
+//! writes them as CSV (atomically, after every epoch) and prints one readable line per epoch.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use burn::train::logger::MetricLogger;
+use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
+use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
+
+/// The final metric values of one epoch.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EpochRecord {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// `(metric name, value)` of the training split, in registration order.
+    pub train: Vec<(String, f64)>,
+    /// `(metric name, value)` of the validation split.
+    pub valid: Vec<(String, f64)>,
+}
+
+impl EpochRecord {
+    /// The value of `metric` in `split` (`"train"` or `"valid"`).
+    pub fn get(&self, split: &str, metric: &str) -> Option<f64> {
+        let values = if split == "train" { &self.train } else { &self.valid };
+        values.iter().find(|(n, _)| n == metric).map(|(_, v)| *v)
+    }
+}
+
+/// Shared, growing history of a run.
+pub type History = Arc<Mutex<Vec<EpochRecord>>>;
+
+/// Column name of a metric in the CSV: `train_loss`, `valid_top-5_accuracy`...
+pub fn column(split: &str, metric: &str) -> String {
+    format!("{split}_{}", metric.to_lowercase().replace(' ', "_"))
+}
+
+/// Renders the history as CSV: `epoch` then every `train_*` and `valid_*` column.
+pub fn to_csv(history: &[EpochRecord]) -> String {
+    let mut columns: Vec<(String, String)> = Vec::new();
+    for record in history {
+        for (split, values) in [("train", &record.train), ("valid", &record.valid)] {
+            for (name, _) in values.iter() {
+                if !columns.iter().any(|(s, n)| s == split && n == name) {
+                    columns.push((split.to_string(), name.clone()));
+                }
+            }
+        }
+    }
+    let mut out = String::from("epoch");
+    for (split, name) in &columns {
+        out.push(',');
+        out.push_str(&column(split, name));
+    }
+    out.push('\n');
+    for record in history {
+        out.push_str(&record.epoch.to_string());
+        for (split, name) in &columns {
+            out.push(',');
+            if let Some(v) = record.get(split, name) {
+                out.push_str(&format!("{v}"));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes `contents` to `path` through a temporary file and a rename.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    result
+}
+
+/// The burn-train logger behind [`History`].
+pub struct HistoryLogger {
+    history: History,
+    csv: PathBuf,
+    names: HashMap<MetricId, String>,
+    current: HashMap<(usize, bool), Vec<(String, f64)>>,
+    total_epochs: usize,
+    quiet: bool,
+}
+
+impl HistoryLogger {
+    /// Logs into `history` and `csv`; prints a line per epoch unless `quiet`.
+    pub fn new(history: History, csv: PathBuf, total_epochs: usize, quiet: bool) -> Self {
+        Self {
+            history,
+            csv,
+            names: HashMap::new(),
+            current: HashMap::new(),
+            total_epochs,
+            quiet,
+        }
+    }
+
+    fn print(&self, record: &EpochRecord) {
+        if self.quiet {
+            return;
+        }
+        let fmt = |values: &[(String, f64)]| {
+            values
+                .iter()
+                .map(|(n, v)| format!("{} {:.4}", n.to_lowercase(), v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "epoch {}/{}  train: {}  |  valid: {}",
+            record.epoch,
+            self.total_epochs,
+            fmt(&record.train),
+            fmt(&record.valid)
+        );
+    }
+}
+
+impl MetricLogger for HistoryLogger {
+    fn log(&mut self, update: MetricsUpdate, epoch: usize, split: &Split) {
+        let valid = matches!(split, Split::Valid);
+        let values = self.current.entry((epoch, valid)).or_default();
+        for entry in update.entries_numeric {
+            let Some(name) = self.names.get(&entry.entry.metric_id) else { continue };
+            let value = match (&entry.numeric_entry, &entry.running_entry) {
+                (Some(NumericEntry::Final(v)), _) => *v,
+                (_, Some(running)) => running.current(),
+                (Some(value), None) => value.current(),
+                (None, None) => continue,
+            };
+            match values.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = value,
+                None => values.push((name.clone(), value)),
+            }
+        }
+    }
+
+    fn read_numeric(&mut self, _name: &str, _epoch: usize, _split: &Split) -> Result<Vec<NumericEntry>, String> {
+        Err("the history logger keeps epoch summaries only".into())
+    }
+
+    fn log_metric_definition(&mut self, definition: MetricDefinition) {
+        self.names.insert(definition.metric_id.clone(), definition.name.to_string());
+    }
+
+    fn log_epoch_summary(&mut self, summary: EpochSummary) {
+        let epoch = summary.epoch_number;
+        if !matches!(summary.split, Split::Valid) {
+            return;
+        }
+        let record = EpochRecord {
+            epoch,
+            train: self.current.remove(&(epoch, false)).unwrap_or_default(),
+            valid: self.current.remove(&(epoch, true)).unwrap_or_default(),
+        };
+        self.print(&record);
+        let csv = {
+            let mut history = self.history.lock().expect("history lock");
+            history.retain(|r| r.epoch != epoch);
+            history.push(record);
+            history.sort_by_key(|r| r.epoch);
+            to_csv(&history)
+        };
+        if let Err(e) = write_atomically(&self.csv, csv.as_bytes()) {
+            eprintln!("warning: cannot write {}: {e}", self.csv.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_has_one_row_per_epoch_and_stable_columns() {
+        let history = vec![
+            EpochRecord {
+                epoch: 1,
+                train: vec![("Loss".into(), 2.5), ("Accuracy".into(), 10.0)],
+                valid: vec![("Loss".into(), 2.25)],
+            },
+            EpochRecord {
+                epoch: 2,
+                train: vec![("Loss".into(), 1.5), ("Accuracy".into(), 40.0)],
+                valid: vec![("Loss".into(), 1.75)],
+            },
+        ];
+        assert_eq!(
+            to_csv(&history),
+            "epoch,train_loss,train_accuracy,valid_loss\n1,2.5,10,2.25\n2,1.5,40,1.75\n"
+        );
+        assert_eq!(history[1].get("valid", "Loss"), Some(1.75));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        write_atomically(&path, b"a\n").unwrap();
+        write_atomically(&path, b"b\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "b\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary files left");
+    }
+}

@@ -1,0 +1,265 @@
+//! Segmentation training pieces: the U-Net learner model, the BCE + Dice loss, and the
+//! Dice, IoU and pixel-accuracy metrics.
+
+use burn::module::Module;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Tensor, TensorReadError};
+use burn::train::metric::state::{FormatOptions, NumericMetricState};
+use burn::train::metric::{
+    Adaptor, ItemLazy, LossInput, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric,
+    NumericAttributes, NumericEntry, SerializedEntry,
+};
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
+use skipnet_data::batch::SegmentationBatch;
+use skipnet_models::UNet;
+
+/// Smoothing term of the soft Dice loss.
+const DICE_EPS: f32 = 1.0;
+
+/// `BCE(logits, masks) + (1 − soft Dice)`: the Dice term keeps sparse foreground from
+/// collapsing to "all background", the BCE term keeps gradients well-behaved.
+///
+/// # Shapes
+/// - `logits`, `masks`: `[batch, 1, height, width]` → `[1]`
+pub fn bce_dice_loss(logits: Tensor<4>, masks: Tensor<4>) -> Tensor<1> {
+    // Numerically stable BCE with logits: max(x, 0) − x·y + log(1 + e^{−|x|}).
+    let bce = logits.clone().clamp_min(0.0) - logits.clone() * masks.clone()
+        + (logits.clone().abs().neg().exp() + 1.0).log();
+    let bce = bce.mean();
+    let probs = sigmoid(logits);
+    let intersection = (probs.clone() * masks.clone()).sum();
+    let total = probs.sum() + masks.sum();
+    let dice = (intersection * 2.0 + DICE_EPS) / (total + DICE_EPS);
+    bce + dice.neg() + 1.0
+}
+
+/// What one segmentation step yields for the metrics.
+#[derive(Debug, Clone)]
+pub struct SegmentationOutput {
+    /// The loss, `[1]`.
+    pub loss: Tensor<1>,
+    /// Per-pixel logits, `[batch, 1, height, width]`.
+    pub logits: Tensor<4>,
+    /// True masks of 0/1, `[batch, 1, height, width]`.
+    pub masks: Tensor<4>,
+}
+
+impl ItemLazy for SegmentationOutput {
+    fn sync(self) -> Result<Self, burn::tensor::ExecutionError> {
+        self.loss.device().flush()?;
+        Ok(self)
+    }
+}
+
+impl Adaptor<LossInput> for SegmentationOutput {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.loss.clone())
+    }
+}
+
+/// Predicted (logit > 0) and true masks, for the overlap metrics.
+pub struct MaskPairInput {
+    logits: Tensor<4>,
+    masks: Tensor<4>,
+}
+
+impl Adaptor<MaskPairInput> for SegmentationOutput {
+    fn adapt(&self) -> MaskPairInput {
+        MaskPairInput {
+            logits: self.logits.clone(),
+            masks: self.masks.clone(),
+        }
+    }
+}
+
+/// Overlap counts of a batch: true positives, false positives, false negatives, true negatives.
+pub fn confusion(logits: Tensor<4>, masks: Tensor<4>) -> Result<[f64; 4], TensorReadError> {
+    let predicted = logits.greater_elem(0.0).float();
+    let tp: f64 = (predicted.clone() * masks.clone()).sum().try_into_scalar()?;
+    let pred_pos: f64 = predicted.sum().try_into_scalar()?;
+    let true_pos: f64 = masks.clone().sum().try_into_scalar()?;
+    let total = masks.shape().num_elements() as f64;
+    let (fp, fneg) = (pred_pos - tp, true_pos - tp);
+    Ok([tp, fp, fneg, total - tp - fp - fneg])
+}
+
+/// Which overlap score a [`MaskMetric`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskScore {
+    /// `2·TP / (2·TP + FP + FN)` — the F1 score of the foreground.
+    Dice,
+    /// `TP / (TP + FP + FN)` — intersection over union (Jaccard).
+    IoU,
+    /// `(TP + TN) / all pixels`.
+    PixelAccuracy,
+}
+
+impl MaskScore {
+    /// The score from confusion counts, in percent; an empty prediction of an empty mask
+    /// scores 100.
+    pub fn from_counts(self, [tp, fp, fneg, tn]: [f64; 4]) -> f64 {
+        let ratio = |num: f64, den: f64| if den == 0.0 { 1.0 } else { num / den };
+        100.0
+            * match self {
+                MaskScore::Dice => ratio(2.0 * tp, 2.0 * tp + fp + fneg),
+                MaskScore::IoU => ratio(tp, tp + fp + fneg),
+                MaskScore::PixelAccuracy => ratio(tp + tn, tp + fp + fneg + tn),
+            }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            MaskScore::Dice => "Dice",
+            MaskScore::IoU => "IoU",
+            MaskScore::PixelAccuracy => "Pixel Accuracy",
+        }
+    }
+}
+
+/// Dice, IoU or pixel accuracy of the thresholded prediction (logit > 0), averaged over the
+/// epoch weighted by batch size.
+#[derive(Clone)]
+pub struct MaskMetric {
+    score: MaskScore,
+    name: MetricName,
+    state: NumericMetricState,
+}
+
+impl MaskMetric {
+    /// A metric reporting `score`.
+    pub fn new(score: MaskScore) -> Self {
+        Self {
+            score,
+            name: MetricName::new(score.name().to_string()),
+            state: NumericMetricState::default(),
+        }
+    }
+}
+
+impl Metric for MaskMetric {
+    type Input = MaskPairInput;
+
+    fn update(&mut self, input: &MaskPairInput, _metadata: &MetricMetadata) -> Result<SerializedEntry, TensorReadError> {
+        let batch = input.masks.dims()[0];
+        let value = self.score.from_counts(confusion(input.logits.clone(), input.masks.clone())?);
+        self.state.update(value, batch);
+        Ok(self.state.compute_update(FormatOptions::new(self.name()).unit("%").precision(2)))
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        Ok(self.state.compute_final(FormatOptions::new(self.name()).unit("%").precision(2)))
+    }
+
+    fn clear(&mut self) {
+        self.state.reset();
+    }
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: Some("%".to_string()),
+            higher_is_better: true,
+        }
+        .into()
+    }
+}
+
+impl Numeric for MaskMetric {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(self.state.current_value())
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(self.state.running_value())
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        self.state.final_value()
+    }
+}
+
+/// U-Net as a burn-train learner model.
+#[derive(Module, Debug)]
+pub struct SegmentationModel {
+    /// The network.
+    pub unet: UNet,
+}
+
+impl SegmentationModel {
+    /// Forward pass and loss of one batch.
+    pub fn forward_step(&self, batch: SegmentationBatch) -> SegmentationOutput {
+        let logits = self.unet.forward(batch.images);
+        let loss = bce_dice_loss(logits.clone(), batch.masks.clone());
+        SegmentationOutput {
+            loss,
+            logits,
+            masks: batch.masks,
+        }
+    }
+}
+
+impl TrainStep for SegmentationModel {
+    type Input = SegmentationBatch;
+    type Output = SegmentationOutput;
+
+    fn step(&self, batch: SegmentationBatch) -> TrainOutput<SegmentationOutput> {
+        let output = self.forward_step(batch);
+        TrainOutput::new(self, output.loss.backward(), output)
+    }
+}
+
+impl InferenceStep for SegmentationModel {
+    type Input = SegmentationBatch;
+    type Output = SegmentationOutput;
+
+    fn step(&self, batch: SegmentationBatch) -> SegmentationOutput {
+        self.forward_step(batch)
+    }
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Tolerance};
+
+    fn t(values: [[f32; 4]; 1], device: &Device) -> Tensor<4> {
+        Tensor::<2>::from_floats(values, device).reshape([1, 1, 2, 2])
+    }
+
+    #[test]
+    fn scores_from_known_counts() {
+        let device = Device::flex();
+        let logits = t([[5.0, -5.0, 5.0, -5.0]], &device);
+        let masks = t([[1.0, 1.0, 0.0, 0.0]], &device);
+        let counts = confusion(logits, masks).unwrap();
+        assert_eq!(counts, [1.0, 1.0, 1.0, 1.0]);
+        assert!((MaskScore::Dice.from_counts(counts) - 50.0).abs() < 1e-9);
+        assert!((MaskScore::IoU.from_counts(counts) - 100.0 / 3.0).abs() < 1e-9);
+        assert!((MaskScore::PixelAccuracy.from_counts(counts) - 50.0).abs() < 1e-9);
+        assert_eq!(MaskScore::Dice.from_counts([0.0, 0.0, 0.0, 4.0]), 100.0);
+    }
+
+    #[test]
+    fn loss_prefers_the_right_mask_and_punishes_all_background() {
+        let device = Device::flex();
+        let masks = t([[1.0, 0.0, 0.0, 0.0]], &device);
+        let right: f32 = bce_dice_loss(t([[8.0, -8.0, -8.0, -8.0]], &device), masks.clone()).into_scalar();
+        let background: f32 = bce_dice_loss(t([[-8.0, -8.0, -8.0, -8.0]], &device), masks.clone()).into_scalar();
+        assert!(right < 0.05, "{right}");
+        // All-background has low BCE on 3 of 4 pixels but a Dice term near 1.
+        assert!(background > 0.9, "{background}");
+        // BCE part matches the textbook formula.
+        let x = t([[0.3, -1.2, 2.0, 0.0]], &device);
+        let y = t([[1.0, 0.0, 1.0, 0.0]], &device);
+        let p = sigmoid(x.clone());
+        let reference = (y.clone() * p.clone().log() + (y.clone().neg() + 1.0) * (p.clone().neg() + 1.0).log()).mean().neg();
+        let dice = ((p.clone() * y.clone()).sum() * 2.0 + 1.0) / (p.sum() + y.clone().sum() + 1.0);
+        let expected = reference + dice.neg() + 1.0;
+        bce_dice_loss(x, y)
+            .into_data()
+            .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
+    }
+}
