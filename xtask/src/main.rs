@@ -2,6 +2,7 @@
 
 mod data;
 mod summary;
+mod train;
 
 use std::process::ExitCode;
 
@@ -27,7 +28,7 @@ enum Command {
     #[command(subcommand)]
     Data(data::DataCommand),
     /// Train a network (the main job; runs on built-in data with no arguments).
-    Train,
+    Train(train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,10 +37,7 @@ fn main() -> ExitCode {
         Command::Summary(args) => summary::run(&args),
         Command::List(args) => summary::list(&args),
         Command::Data(command) => data::run(&command),
-        Command::Train => Err(anyhow::anyhow!(
-            "`cargo xtask train` is not implemented yet: the training loop (crates/train) has not \
-             landed. The model zoo is ready: try `cargo xtask list` or `cargo xtask summary resnet50`."
-        )),
+        Command::Train(args) => train::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

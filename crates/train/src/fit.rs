@@ -86,7 +86,9 @@ impl FitOptions {
         if train_len == 0 || valid_len == 0 {
             return Err(invalid(
                 "dataset",
-                format!("{train_len} training and {valid_len} validation items (both need at least 1)"),
+                format!(
+                    "{train_len} training and {valid_len} validation items (both need at least 1)"
+                ),
             ));
         }
         Ok(train_len.div_ceil(self.batch_size))
@@ -143,7 +145,9 @@ where
     );
     let mut training = SupervisedTraining::new(&options.dir, loader_train, loader_valid)
         .num_epochs(options.epochs)
-        .with_metric_logger(burn::train::logger::FileMetricLogger::new(options.dir.clone()))
+        .with_metric_logger(burn::train::logger::FileMetricLogger::new(
+            options.dir.clone(),
+        ))
         .with_metric_logger(logger)
         .with_default_checkpointers()
         .with_application_logger(None);
@@ -179,19 +183,28 @@ where
     BT: Batcher<ClassificationItem, ClassificationBatch> + 'static,
     BV: Batcher<ClassificationItem, ClassificationBatch> + 'static,
 {
-    launch(model, train, valid, train_batcher, valid_batcher, device, options, |t| {
-        let mut t = t
-            .metric_train_numeric(LossMetric::new())
-            .metric_valid_numeric(LossMetric::new())
-            .metric_train_numeric(AccuracyMetric::new())
-            .metric_valid_numeric(AccuracyMetric::new());
-        if num_classes > 5 {
-            t = t
-                .metric_train_numeric(TopKAccuracyMetric::new(5))
-                .metric_valid_numeric(TopKAccuracyMetric::new(5));
-        }
-        t.metric_train_numeric(LearningRateMetric::new())
-    })
+    launch(
+        model,
+        train,
+        valid,
+        train_batcher,
+        valid_batcher,
+        device,
+        options,
+        |t| {
+            let mut t = t
+                .metric_train_numeric(LossMetric::new())
+                .metric_valid_numeric(LossMetric::new())
+                .metric_train_numeric(AccuracyMetric::new())
+                .metric_valid_numeric(AccuracyMetric::new());
+            if num_classes > 5 {
+                t = t
+                    .metric_train_numeric(TopKAccuracyMetric::new(5))
+                    .metric_valid_numeric(TopKAccuracyMetric::new(5));
+            }
+            t.metric_train_numeric(LearningRateMetric::new())
+        },
+    )
 }
 
 /// Trains a U-Net: loss, Dice, IoU and pixel accuracy on both splits, and the learning rate.
@@ -208,15 +221,59 @@ where
     BT: Batcher<SegmentationItem, SegmentationBatch> + 'static,
     BV: Batcher<SegmentationItem, SegmentationBatch> + 'static,
 {
-    launch(model, train, valid, train_batcher, valid_batcher, device, options, |t| {
-        let mut t = t
-            .metric_train_numeric(LossMetric::new())
-            .metric_valid_numeric(LossMetric::new());
-        for score in [MaskScore::Dice, MaskScore::IoU, MaskScore::PixelAccuracy] {
-            t = t
-                .metric_train_numeric(MaskMetric::new(score))
-                .metric_valid_numeric(MaskMetric::new(score));
-        }
-        t.metric_train_numeric(LearningRateMetric::new())
-    })
+    launch(
+        model,
+        train,
+        valid,
+        train_batcher,
+        valid_batcher,
+        device,
+        options,
+        |t| {
+            let mut t = t
+                .metric_train_numeric(LossMetric::new())
+                .metric_valid_numeric(LossMetric::new());
+            for score in [MaskScore::Dice, MaskScore::IoU, MaskScore::PixelAccuracy] {
+                t = t
+                    .metric_train_numeric(MaskMetric::new(score))
+                    .metric_valid_numeric(MaskMetric::new(score));
+            }
+            t.metric_train_numeric(LearningRateMetric::new())
+        },
+    )
+}
+
+/// Saves `model` as a Burn record (`<stem>.bpk`) and as safetensors (`<stem>.safetensors`),
+/// each written to a temporary file and renamed into place. Returns both paths.
+pub fn save_model<M: burn::module::Module>(
+    model: &M,
+    dir: &std::path::Path,
+    stem: &str,
+) -> Result<[PathBuf; 2], String> {
+    use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let bpk = dir.join(format!("{stem}.bpk"));
+    let st = dir.join(format!("{stem}.safetensors"));
+    let tmp_bpk = dir.join(format!(".{stem}.bpk.{}.tmp", std::process::id()));
+    let tmp_st = dir.join(format!(".{stem}.safetensors.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut store = BurnpackStore::from_file(&tmp_bpk)
+            .auto_extension(false)
+            .overwrite(true);
+        model
+            .save_into(&mut store)
+            .map_err(|e| format!("cannot write {}: {e}", bpk.display()))?;
+        let mut store = SafetensorsStore::from_file(&tmp_st).skip_enum_variants(true);
+        model
+            .save_into(&mut store)
+            .map_err(|e| format!("cannot write {}: {e}", st.display()))?;
+        std::fs::rename(&tmp_bpk, &bpk)
+            .map_err(|e| format!("cannot write {}: {e}", bpk.display()))?;
+        std::fs::rename(&tmp_st, &st).map_err(|e| format!("cannot write {}: {e}", st.display()))
+    })();
+    if result.is_err() {
+        std::fs::remove_file(&tmp_bpk).ok();
+        std::fs::remove_file(&tmp_st).ok();
+    }
+    result.map(|_| [bpk, st])
 }

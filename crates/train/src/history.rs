@@ -24,9 +24,24 @@ pub struct EpochRecord {
 impl EpochRecord {
     /// The value of `metric` in `split` (`"train"` or `"valid"`).
     pub fn get(&self, split: &str, metric: &str) -> Option<f64> {
-        let values = if split == "train" { &self.train } else { &self.valid };
+        let values = if split == "train" {
+            &self.train
+        } else {
+            &self.valid
+        };
         values.iter().find(|(n, _)| n == metric).map(|(_, v)| *v)
     }
+}
+
+/// A short, stable name for a burn-train metric (`Top-K Accuracy @ TopK(5)` → `Top-5 Accuracy`).
+pub fn display_name(name: &str) -> String {
+    if let Some(k) = name
+        .strip_prefix("Top-K Accuracy @ TopK(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        return format!("Top-{k} Accuracy");
+    }
+    name.to_string()
 }
 
 /// Shared, growing history of a run.
@@ -70,7 +85,10 @@ pub fn to_csv(history: &[EpochRecord]) -> String {
 
 /// Writes `contents` to `path` through a temporary file and a rename.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
@@ -135,7 +153,9 @@ impl MetricLogger for HistoryLogger {
         let valid = matches!(split, Split::Valid);
         let values = self.current.entry((epoch, valid)).or_default();
         for entry in update.entries_numeric {
-            let Some(name) = self.names.get(&entry.entry.metric_id) else { continue };
+            let Some(name) = self.names.get(&entry.entry.metric_id) else {
+                continue;
+            };
             let value = match (&entry.numeric_entry, &entry.running_entry) {
                 (Some(NumericEntry::Final(v)), _) => *v,
                 (_, Some(running)) => running.current(),
@@ -149,12 +169,18 @@ impl MetricLogger for HistoryLogger {
         }
     }
 
-    fn read_numeric(&mut self, _name: &str, _epoch: usize, _split: &Split) -> Result<Vec<NumericEntry>, String> {
+    fn read_numeric(
+        &mut self,
+        _name: &str,
+        _epoch: usize,
+        _split: &Split,
+    ) -> Result<Vec<NumericEntry>, String> {
         Err("the history logger keeps epoch summaries only".into())
     }
 
     fn log_metric_definition(&mut self, definition: MetricDefinition) {
-        self.names.insert(definition.metric_id.clone(), definition.name.to_string());
+        self.names
+            .insert(definition.metric_id.clone(), display_name(&definition.name));
     }
 
     fn log_epoch_summary(&mut self, summary: EpochSummary) {
@@ -186,6 +212,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn metric_names_are_short() {
+        assert_eq!(display_name("Top-K Accuracy @ TopK(5)"), "Top-5 Accuracy");
+        assert_eq!(
+            column("valid", &display_name("Top-K Accuracy @ TopK(5)")),
+            "valid_top-5_accuracy"
+        );
+        assert_eq!(column("train", "Learning Rate"), "train_learning_rate");
+    }
+
+    #[test]
     fn csv_has_one_row_per_epoch_and_stable_columns() {
         let history = vec![
             EpochRecord {
@@ -209,6 +245,10 @@ mod tests {
         write_atomically(&path, b"a\n").unwrap();
         write_atomically(&path, b"b\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "b\n");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary files left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary files left"
+        );
     }
 }

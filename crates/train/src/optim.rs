@@ -1,13 +1,13 @@
 //! Optimisers and learning-rate schedules, as serialisable configuration.
 
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamWConfig, ModuleOptimizer, SgdConfig};
 use burn::lr_scheduler::LrSchedulerConfig;
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::lr_scheduler::linear::LinearLrSchedulerConfig;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamWConfig, ModuleOptimizer, SgdConfig};
 use serde::{Deserialize, Serialize};
 
 /// The optimiser of a run.
@@ -59,12 +59,16 @@ impl OptimizerSpec {
                         .with_dampening(0.0)
                         .with_nesterov(*nesterov)
                 });
-                let decay = (*weight_decay > 0.0).then(|| WeightDecayConfig::new(*weight_decay as f32));
-                SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).init()
+                let decay =
+                    (*weight_decay > 0.0).then(|| WeightDecayConfig::new(*weight_decay as f32));
+                SgdConfig::new()
+                    .with_momentum(momentum)
+                    .with_weight_decay(decay)
+                    .init()
             }
-            OptimizerSpec::AdamW { weight_decay } => {
-                AdamWConfig::new().with_weight_decay(*weight_decay as f32).init()
-            }
+            OptimizerSpec::AdamW { weight_decay } => AdamWConfig::new()
+                .with_weight_decay(*weight_decay as f32)
+                .init(),
         }
     }
 }
@@ -98,7 +102,12 @@ impl ScheduleSpec {
 
     /// The schedule for a run of `total_steps` optimiser steps starting at `lr`, after a
     /// linear warm-up of `warmup_steps` from `lr / 10`.
-    pub fn init(&self, lr: f64, total_steps: usize, warmup_steps: usize) -> Result<ModuleLrScheduler, String> {
+    pub fn init(
+        &self,
+        lr: f64,
+        total_steps: usize,
+        warmup_steps: usize,
+    ) -> Result<ModuleLrScheduler, String> {
         if !(lr > 0.0 && lr <= 1.0) {
             return Err(format!("learning rate {lr} must be in (0, 1]"));
         }
@@ -107,10 +116,16 @@ impl ScheduleSpec {
         let main_steps = total - warmup;
         let main: LrSchedulerConfig = match self {
             ScheduleSpec::Constant => LrSchedulerConfig::Constant(lr),
-            ScheduleSpec::Cosine => CosineAnnealingLrSchedulerConfig::new(lr, main_steps.max(1)).into(),
+            ScheduleSpec::Cosine => {
+                CosineAnnealingLrSchedulerConfig::new(lr, main_steps.max(1)).into()
+            }
             ScheduleSpec::Step { milestones, factor } => {
-                if milestones.iter().any(|m| !(*m > 0.0 && *m < 1.0)) || milestones.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err(format!("step milestones {milestones:?} must increase within (0, 1)"));
+                if milestones.iter().any(|m| !(*m > 0.0 && *m < 1.0))
+                    || milestones.windows(2).any(|w| w[0] >= w[1])
+                {
+                    return Err(format!(
+                        "step milestones {milestones:?} must increase within (0, 1)"
+                    ));
                 }
                 if *factor <= 0.0 {
                     return Err(format!("step factor {factor} must be positive"));
@@ -159,14 +174,29 @@ mod tests {
         let lrs = rates(&ScheduleSpec::Cosine, 0.1, 12, 2);
         assert!((lrs[0] - 0.01).abs() < 1e-12, "{lrs:?}");
         assert!((lrs[2] - 0.1).abs() < 1e-12, "{lrs:?}");
-        assert!(lrs[11] < 0.01 && lrs.windows(2).skip(2).all(|w| w[1] <= w[0]), "{lrs:?}");
-        assert!(rates(&ScheduleSpec::Constant, 0.05, 3, 0).iter().all(|&l| l == 0.05));
+        assert!(
+            lrs[11] < 0.01 && lrs.windows(2).skip(2).all(|w| w[1] <= w[0]),
+            "{lrs:?}"
+        );
+        assert!(
+            rates(&ScheduleSpec::Constant, 0.05, 3, 0)
+                .iter()
+                .all(|&l| l == 0.05)
+        );
     }
 
     #[test]
     fn bad_schedules_are_errors() {
         assert!(ScheduleSpec::Constant.init(0.0, 10, 0).is_err());
-        let bad = ScheduleSpec::Step { milestones: vec![0.8, 0.4], factor: 10.0 };
-        assert!(bad.init(0.1, 10, 0).err().unwrap().contains("must increase"));
+        let bad = ScheduleSpec::Step {
+            milestones: vec![0.8, 0.4],
+            factor: 10.0,
+        };
+        assert!(
+            bad.init(0.1, 10, 0)
+                .err()
+                .unwrap()
+                .contains("must increase")
+        );
     }
 }

@@ -5,7 +5,8 @@ use std::time::Instant;
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::metric::MetricDefinition;
 use burn::train::renderer::{
-    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation, MetricsRendererTraining,
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
 };
 
 /// Prints a line when each split starts and at every quarter of it; silent when `quiet`.
@@ -40,7 +41,13 @@ impl MetricsRendererEvaluation for PlainProgress {
 }
 
 impl TrainingProgressLogger for PlainProgress {
-    fn start(&mut self, total_epochs: usize, starting_epoch: usize, _total_items: Option<usize>, label: Option<&str>) {
+    fn start(
+        &mut self,
+        total_epochs: usize,
+        starting_epoch: usize,
+        _total_items: Option<usize>,
+        label: Option<&str>,
+    ) {
         if !self.quiet {
             println!(
                 "{}: epochs {} to {total_epochs}",

@@ -75,7 +75,9 @@ impl Adaptor<MaskPairInput> for SegmentationOutput {
 /// Overlap counts of a batch: true positives, false positives, false negatives, true negatives.
 pub fn confusion(logits: Tensor<4>, masks: Tensor<4>) -> Result<[f64; 4], TensorReadError> {
     let predicted = logits.greater_elem(0.0).float();
-    let tp: f64 = (predicted.clone() * masks.clone()).sum().try_into_scalar()?;
+    let tp: f64 = (predicted.clone() * masks.clone())
+        .sum()
+        .try_into_scalar()?;
     let pred_pos: f64 = predicted.sum().try_into_scalar()?;
     let true_pos: f64 = masks.clone().sum().try_into_scalar()?;
     let total = masks.shape().num_elements() as f64;
@@ -139,15 +141,25 @@ impl MaskMetric {
 impl Metric for MaskMetric {
     type Input = MaskPairInput;
 
-    fn update(&mut self, input: &MaskPairInput, _metadata: &MetricMetadata) -> Result<SerializedEntry, TensorReadError> {
+    fn update(
+        &mut self,
+        input: &MaskPairInput,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
         let batch = input.masks.dims()[0];
-        let value = self.score.from_counts(confusion(input.logits.clone(), input.masks.clone())?);
+        let value = self
+            .score
+            .from_counts(confusion(input.logits.clone(), input.masks.clone())?);
         self.state.update(value, batch);
-        Ok(self.state.compute_update(FormatOptions::new(self.name()).unit("%").precision(2)))
+        Ok(self
+            .state
+            .compute_update(FormatOptions::new(self.name()).unit("%").precision(2)))
     }
 
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self.state.compute_final(FormatOptions::new(self.name()).unit("%").precision(2)))
+        Ok(self
+            .state
+            .compute_final(FormatOptions::new(self.name()).unit("%").precision(2)))
     }
 
     fn clear(&mut self) {
@@ -246,8 +258,10 @@ mod tests {
     fn loss_prefers_the_right_mask_and_punishes_all_background() {
         let device = Device::flex();
         let masks = t([[1.0, 0.0, 0.0, 0.0]], &device);
-        let right: f32 = bce_dice_loss(t([[8.0, -8.0, -8.0, -8.0]], &device), masks.clone()).into_scalar();
-        let background: f32 = bce_dice_loss(t([[-8.0, -8.0, -8.0, -8.0]], &device), masks.clone()).into_scalar();
+        let right: f32 =
+            bce_dice_loss(t([[8.0, -8.0, -8.0, -8.0]], &device), masks.clone()).into_scalar();
+        let background: f32 =
+            bce_dice_loss(t([[-8.0, -8.0, -8.0, -8.0]], &device), masks.clone()).into_scalar();
         assert!(right < 0.05, "{right}");
         // All-background has low BCE on 3 of 4 pixels but a Dice term near 1.
         assert!(background > 0.9, "{background}");
@@ -255,7 +269,10 @@ mod tests {
         let x = t([[0.3, -1.2, 2.0, 0.0]], &device);
         let y = t([[1.0, 0.0, 1.0, 0.0]], &device);
         let p = sigmoid(x.clone());
-        let reference = (y.clone() * p.clone().log() + (y.clone().neg() + 1.0) * (p.clone().neg() + 1.0).log()).mean().neg();
+        let reference = (y.clone() * p.clone().log()
+            + (y.clone().neg() + 1.0) * (p.clone().neg() + 1.0).log())
+        .mean()
+        .neg();
         let dice = ((p.clone() * y.clone()).sum() * 2.0 + 1.0) / (p.sum() + y.clone().sum() + 1.0);
         let expected = reference + dice.neg() + 1.0;
         bce_dice_loss(x, y)

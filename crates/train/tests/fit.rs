@@ -32,7 +32,12 @@ fn halves(n: usize, seed: u64) -> Vec<ClassificationItem> {
                 })
                 .collect();
             ClassificationItem {
-                image: ImageU8 { channels: 3, height: 8, width: 8, data },
+                image: ImageU8 {
+                    channels: 3,
+                    height: 8,
+                    width: 8,
+                    data,
+                },
                 label,
             }
         })
@@ -58,11 +63,16 @@ fn options(dir: &std::path::Path, epochs: usize, lr: f64, optimizer: OptimizerSp
 fn classifier_loss_goes_down() {
     let device = Backend::Flex.device().unwrap().autodiff();
     let dir = tempfile::tempdir().unwrap();
-    let config = ModelConfig::from_name("cifar-resnet8").unwrap().with_num_classes(2);
+    let config = ModelConfig::from_name("cifar-resnet8")
+        .unwrap()
+        .with_num_classes(2);
     let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0);
     let train: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(48, 1)));
     let valid: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(16, 2)));
-    let norm = Normalization { mean: vec![0.5; 3], std: vec![0.25; 3] };
+    let norm = Normalization {
+        mean: vec![0.5; 3],
+        std: vec![0.25; 3],
+    };
     let result = fit_classifier(
         model,
         2,
@@ -91,11 +101,16 @@ fn classifier_loss_goes_down() {
 fn unet_loss_goes_down() {
     let device = Backend::Flex.device().unwrap().autodiff();
     let dir = tempfile::tempdir().unwrap();
-    let unet = UNetConfig::new(1, 1).with_base_width(4).with_depth(2).init(&device);
+    let unet = UNetConfig::new(1, 1)
+        .with_base_width(4)
+        .with_depth(2)
+        .init(&device);
     let cells = SyntheticCells::new(9, 12, 32).unwrap();
     let items: Vec<SegmentationItem> = (0..12).map(|i| cells.item(i).unwrap()).collect();
-    let train: Arc<dyn Dataset<SegmentationItem>> = Arc::new(InMemDataset::new(items[..8].to_vec()));
-    let valid: Arc<dyn Dataset<SegmentationItem>> = Arc::new(InMemDataset::new(items[8..].to_vec()));
+    let train: Arc<dyn Dataset<SegmentationItem>> =
+        Arc::new(InMemDataset::new(items[..8].to_vec()));
+    let valid: Arc<dyn Dataset<SegmentationItem>> =
+        Arc::new(InMemDataset::new(items[8..].to_vec()));
     let result = fit_segmenter(
         SegmentationModel { unet },
         train,
@@ -103,7 +118,10 @@ fn unet_loss_goes_down() {
         SegmentationBatcher::new(1),
         SegmentationBatcher::new(1),
         &device,
-        &FitOptions { batch_size: 4, ..options(dir.path(), 5, 0.01, OptimizerSpec::adamw()) },
+        &FitOptions {
+            batch_size: 4,
+            ..options(dir.path(), 5, 0.01, OptimizerSpec::adamw())
+        },
     )
     .unwrap();
     let h = &result.history;
@@ -111,6 +129,10 @@ fn unet_loss_goes_down() {
     let last = h[4].get("train", "Loss").unwrap();
     assert!(last < first, "train loss {first} -> {last}");
     for metric in ["Dice", "IoU", "Pixel Accuracy"] {
-        assert!(h[4].get("valid", metric).is_some(), "{metric} missing: {:?}", h[4]);
+        assert!(
+            h[4].get("valid", metric).is_some(),
+            "{metric} missing: {:?}",
+            h[4]
+        );
     }
 }

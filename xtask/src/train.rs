@@ -1,0 +1,476 @@
+//! `cargo xtask train`: train any zoo model on any dataset, on the backend of your choice.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use clap::Args;
+use serde_json::json;
+use skipnet_data::batch::{ClassificationBatcher, SegmentationBatcher};
+use skipnet_data::cifar::{CifarDataset, CifarKind};
+use skipnet_data::folder::ImageFolder;
+use skipnet_data::idx::IdxDataset;
+use skipnet_data::segmentation::SegmentationFolder;
+use skipnet_data::split::{Subset, train_val_split};
+use skipnet_data::synthetic::{SyntheticCells, SyntheticShapes};
+use skipnet_data::transform::Normalization;
+use skipnet_data::{ClassificationItem, SegmentationItem, Split, data_root};
+use skipnet_models::{ModelConfig, Task, UNetConfig};
+use skipnet_train::classification::ClassificationModel;
+use skipnet_train::history::EpochRecord;
+use skipnet_train::optim::{OptimizerSpec, ScheduleSpec};
+use skipnet_train::segmentation::SegmentationModel;
+use skipnet_train::{Backend, FitOptions, fit_classifier, fit_segmenter};
+
+/// Datasets `--dataset` accepts.
+pub const DATASETS: [&str; 8] = [
+    "synthetic-shapes",
+    "synthetic-cells",
+    "cifar10",
+    "cifar100",
+    "fashion-mnist",
+    "mnist",
+    "folder",
+    "seg-folder",
+];
+
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Architecture (see `cargo xtask list`); default cifar-resnet20, or unet for segmentation.
+    #[arg(long)]
+    arch: Option<String>,
+    /// synthetic-shapes, synthetic-cells, cifar10, cifar100, fashion-mnist, mnist, folder, seg-folder.
+    #[arg(long, default_value = "synthetic-shapes")]
+    dataset: String,
+    /// Data root (default `datasets/` or $SKIPNET_DATA); for folder / seg-folder, the folder itself.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Epochs (default 5: the short built-in run).
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// Items per batch.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Base learning rate (default 0.1 for SGD, 0.001 for AdamW).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// sgd or adamw.
+    #[arg(long, default_value = "sgd")]
+    optimizer: String,
+    /// step (÷10 at 50% and 75%), cosine or constant.
+    #[arg(long, default_value = "step")]
+    schedule: String,
+    /// Epochs of linear warm-up from lr/10.
+    #[arg(long, default_value_t = 0)]
+    warmup_epochs: usize,
+    /// Weight decay (default 1e-4 for SGD, 0.01 for AdamW).
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Nesterov momentum (SGD).
+    #[arg(long)]
+    nesterov: bool,
+    /// Label smoothing of the cross-entropy.
+    #[arg(long, default_value_t = 0.0)]
+    label_smoothing: f64,
+    /// Seed of data generation, shuffling and augmentation.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Folder of run folders.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    /// Run name (default `<arch>-<dataset>-<unix time>`).
+    #[arg(long)]
+    name: Option<String>,
+    /// flex, ndarray, wgpu or cuda.
+    #[arg(long, default_value = "flex")]
+    backend: String,
+    /// Training items of the synthetic datasets.
+    #[arg(long)]
+    train_size: Option<usize>,
+    /// Validation items of the synthetic datasets.
+    #[arg(long)]
+    valid_size: Option<usize>,
+    /// Image side: resizes `folder` images, sizes `synthetic-cells`, random crops for `seg-folder`.
+    #[arg(long)]
+    image_size: Option<usize>,
+    /// U-Net base width (64 = the paper's network).
+    #[arg(long)]
+    width: Option<usize>,
+    /// Data-loading threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+/// The backend to train on; re-runs this command with the right cargo feature when the
+/// current build does not include it.
+fn select_backend(name: &str) -> Result<Option<Backend>> {
+    let backend: Backend = name.parse()?;
+    if backend.is_compiled() {
+        return Ok(Some(backend));
+    }
+    if std::env::var_os("SKIPNET_REEXEC").is_some() {
+        bail!("backend '{name}' is still not compiled in after rebuilding with --features {name}");
+    }
+    eprintln!("building xtask with --features {name} for the {name} backend…");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--features",
+            backend.name(),
+            "--",
+        ])
+        .args(std::env::args().skip(1))
+        .env("SKIPNET_REEXEC", "1")
+        .status()
+        .context("cannot run cargo to build the requested backend")?;
+    if !status.success() {
+        bail!("training with --backend {name} failed ({status})");
+    }
+    Ok(None)
+}
+
+fn run_name(args: &TrainArgs, arch: &str) -> String {
+    args.name.clone().unwrap_or_else(|| {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        format!("{arch}-{}-{secs}", args.dataset)
+    })
+}
+
+type ClassData = (
+    Arc<dyn Dataset<ClassificationItem>>,
+    Arc<dyn Dataset<ClassificationItem>>,
+    [usize; 3],
+    usize,
+);
+type SegData = (
+    Arc<dyn Dataset<SegmentationItem>>,
+    Arc<dyn Dataset<SegmentationItem>>,
+    usize,
+);
+
+fn classification_data(args: &TrainArgs, root: &Path) -> Result<ClassData> {
+    Ok(match args.dataset.as_str() {
+        "synthetic-shapes" => {
+            let train = SyntheticShapes::new(args.seed, args.train_size.unwrap_or(3000));
+            let valid = SyntheticShapes::new(args.seed ^ 0x5EED, args.valid_size.unwrap_or(500));
+            (Arc::new(train), Arc::new(valid), [3, 32, 32], 10)
+        }
+        "cifar10" | "cifar100" => {
+            let kind = if args.dataset == "cifar10" {
+                CifarKind::Cifar10
+            } else {
+                CifarKind::Cifar100Fine
+            };
+            let train = CifarDataset::open(root, kind, Split::Train)?;
+            let valid = CifarDataset::open(root, kind, Split::Test)?;
+            (
+                Arc::new(train),
+                Arc::new(valid),
+                [3, 32, 32],
+                kind.num_classes(),
+            )
+        }
+        "fashion-mnist" | "mnist" => {
+            let open = |split| {
+                if args.dataset == "mnist" {
+                    IdxDataset::mnist(root, split)
+                } else {
+                    IdxDataset::fashion_mnist(root, split)
+                }
+            };
+            let (train, valid) = (open(Split::Train)?, open(Split::Test)?);
+            let [h, w] = train.image_size();
+            (Arc::new(train), Arc::new(valid), [1, h, w], 10)
+        }
+        "folder" => {
+            let side = args.image_size.unwrap_or(64);
+            let folder = ImageFolder::open(root, 3, Some([side, side]))?;
+            let classes = folder.classes().len();
+            let (train_idx, valid_idx) = train_val_split(folder.len(), 0.1, args.seed)?;
+            let train = Subset::new(folder.clone(), train_idx)?;
+            let valid = Subset::new(folder, valid_idx)?;
+            (Arc::new(train), Arc::new(valid), [3, side, side], classes)
+        }
+        other => bail!("'{other}' is not a classification dataset"),
+    })
+}
+
+fn segmentation_data(args: &TrainArgs, root: &Path) -> Result<SegData> {
+    Ok(match args.dataset.as_str() {
+        "synthetic-cells" => {
+            let side = args.image_size.unwrap_or(96);
+            let train = SyntheticCells::new(args.seed, args.train_size.unwrap_or(48), side)?;
+            let valid =
+                SyntheticCells::new(args.seed ^ 0x5EED, args.valid_size.unwrap_or(12), side)?;
+            (Arc::new(train), Arc::new(valid), 1)
+        }
+        "seg-folder" => {
+            let folder = SegmentationFolder::open(root)?.with_channels(3);
+            let (train_idx, valid_idx) = train_val_split(folder.len(), 0.2, args.seed)?;
+            let train = Subset::new(folder.clone(), train_idx)?;
+            let valid = Subset::new(folder, valid_idx)?;
+            (Arc::new(train), Arc::new(valid), 3)
+        }
+        other => bail!("'{other}' is not a segmentation dataset"),
+    })
+}
+
+fn normalization(
+    args: &TrainArgs,
+    train: &dyn Dataset<ClassificationItem>,
+) -> Result<Normalization> {
+    if args.dataset.starts_with("cifar") {
+        return Ok(Normalization::cifar10());
+    }
+    let sample: Vec<ClassificationItem> = (0..train.len().min(1000))
+        .map(|i| train.get(i))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Normalization::measure(sample.iter().map(|i| &i.image)))
+}
+
+fn print_summary(history: &[EpochRecord], dir: &Path, seconds: f64) {
+    if let Some(last) = history.last() {
+        let values: Vec<String> = last
+            .valid
+            .iter()
+            .map(|(name, value)| format!("{} {:.4}", name.to_lowercase(), value))
+            .collect();
+        println!(
+            "\nfinal validation (epoch {}): {}",
+            last.epoch,
+            values.join(", ")
+        );
+    }
+    println!("run folder: {}  ({seconds:.0} s)", dir.display());
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    if !DATASETS.contains(&args.dataset.as_str()) {
+        bail!(
+            "unknown dataset '{}'; valid datasets: {}",
+            args.dataset,
+            DATASETS.join(", ")
+        );
+    }
+    let segmentation = matches!(args.dataset.as_str(), "synthetic-cells" | "seg-folder");
+    let arch = args.arch.clone().unwrap_or_else(|| {
+        if segmentation {
+            "unet".into()
+        } else {
+            "cifar-resnet20".into()
+        }
+    });
+    let mut config = ModelConfig::from_name(&arch)?;
+    if segmentation != (config.task() == Task::Segmentation) {
+        bail!(
+            "--arch {arch} is a {} model but --dataset {} is a {} dataset",
+            if segmentation {
+                "classification"
+            } else {
+                "segmentation"
+            },
+            args.dataset,
+            if segmentation {
+                "segmentation"
+            } else {
+                "classification"
+            },
+        );
+    }
+    if args.epochs == 0 || args.batch_size == 0 {
+        bail!("--epochs and --batch-size must be at least 1");
+    }
+    let (optimizer, default_lr) = match args.optimizer.as_str() {
+        "sgd" => (
+            OptimizerSpec::Sgd {
+                momentum: 0.9,
+                nesterov: args.nesterov,
+                weight_decay: args.weight_decay.unwrap_or(1e-4),
+            },
+            0.1,
+        ),
+        "adamw" => (
+            OptimizerSpec::AdamW {
+                weight_decay: args.weight_decay.unwrap_or(0.01),
+            },
+            1e-3,
+        ),
+        other => bail!("unknown optimizer '{other}'; valid: sgd, adamw"),
+    };
+    let schedule = match args.schedule.as_str() {
+        "step" => ScheduleSpec::he_step(),
+        "cosine" => ScheduleSpec::Cosine,
+        "constant" => ScheduleSpec::Constant,
+        other => bail!("unknown schedule '{other}'; valid: step, cosine, constant"),
+    };
+    let Some(backend) = select_backend(&args.backend)? else {
+        return Ok(());
+    };
+    let device = backend.device()?.autodiff();
+    let root = args.data_dir.clone().unwrap_or_else(data_root);
+    let name = run_name(args, &arch);
+    let dir = args.out.join(&name);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create run folder {}", dir.display()))?;
+    let options = FitOptions {
+        dir: dir.clone(),
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr.unwrap_or(default_lr),
+        optimizer: optimizer.clone(),
+        schedule: schedule.clone(),
+        warmup_epochs: args.warmup_epochs,
+        seed: args.seed,
+        num_workers: args.workers.max(1),
+        quiet: false,
+    };
+    let started = Instant::now();
+    let (history, model_files): (Vec<EpochRecord>, [PathBuf; 2]);
+    if segmentation {
+        let (train, valid, channels) = segmentation_data(args, &root)?;
+        let ModelConfig::UNet(unet) = config else {
+            unreachable!("checked above")
+        };
+        let unet = UNetConfig {
+            in_channels: channels,
+            out_channels: 1,
+            base_width: args.width.unwrap_or(unet.base_width),
+            ..unet
+        };
+        config = ModelConfig::UNet(unet.clone());
+        write_config(
+            &dir,
+            args,
+            &arch,
+            &config,
+            &options,
+            backend,
+            train.len(),
+            valid.len(),
+        )?;
+        println!(
+            "training {arch} ({} parameters) on {} ({} train / {} valid) with {backend}",
+            skipnet_models::trainable_params(&unet.init(&device)),
+            args.dataset,
+            train.len(),
+            valid.len()
+        );
+        let model = SegmentationModel {
+            unet: unet.init(&device),
+        };
+        let crop = args
+            .image_size
+            .filter(|_| args.dataset == "seg-folder")
+            .map(|s| [s, s]);
+        let result = fit_segmenter(
+            model,
+            train,
+            valid,
+            SegmentationBatcher::new(channels).with_augmentation(crop, args.seed),
+            SegmentationBatcher::new(channels),
+            &device,
+            &options,
+        )?;
+        model_files = skipnet_train::fit::save_model(&result.model.unet, &dir, "model")
+            .map_err(anyhow::Error::msg)?;
+        history = result.history;
+    } else {
+        let (train, valid, input, classes) = classification_data(args, &root)?;
+        config = config.with_input(input).with_num_classes(classes);
+        write_config(
+            &dir,
+            args,
+            &arch,
+            &config,
+            &options,
+            backend,
+            train.len(),
+            valid.len(),
+        )?;
+        let model = config.init(&device)?;
+        println!(
+            "training {arch} ({} parameters) on {} ({} train / {} valid, {classes} classes) with {backend}",
+            model.trainable_params(),
+            args.dataset,
+            train.len(),
+            valid.len()
+        );
+        let norm = normalization(args, train.as_ref())?;
+        let augment = matches!(
+            args.dataset.as_str(),
+            "synthetic-shapes" | "cifar10" | "cifar100" | "folder"
+        );
+        let mut train_batcher = ClassificationBatcher::new(norm.clone(), input[0]);
+        if augment {
+            train_batcher = train_batcher.with_augmentation(4, args.seed);
+        }
+        let result = fit_classifier(
+            ClassificationModel::new(model, args.label_smoothing),
+            classes,
+            train,
+            valid,
+            train_batcher,
+            ClassificationBatcher::new(norm, input[0]),
+            &device,
+            &options,
+        )?;
+        model_files = skipnet_train::fit::save_model(&result.model.model.valid(), &dir, "model")
+            .map_err(anyhow::Error::msg)?;
+        history = result.history;
+    }
+    println!(
+        "model: {} and {}",
+        model_files[0].display(),
+        model_files[1].display()
+    );
+    print_summary(&history, &dir, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_config(
+    dir: &Path,
+    args: &TrainArgs,
+    arch: &str,
+    config: &ModelConfig,
+    options: &FitOptions,
+    backend: Backend,
+    train_len: usize,
+    valid_len: usize,
+) -> Result<()> {
+    let record = json!({
+        "arch": arch,
+        "model": serde_json::to_value(config)?,
+        "dataset": args.dataset,
+        "data_dir": args.data_dir,
+        "train_items": train_len,
+        "valid_items": valid_len,
+        "epochs": options.epochs,
+        "batch_size": options.batch_size,
+        "lr": options.lr,
+        "optimizer": options.optimizer,
+        "schedule": options.schedule,
+        "warmup_epochs": options.warmup_epochs,
+        "label_smoothing": args.label_smoothing,
+        "seed": options.seed,
+        "backend": backend,
+        "image_size": args.image_size,
+        "train_size": args.train_size,
+        "valid_size": args.valid_size,
+        "command": std::env::args().collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&record)?;
+    skipnet_train::history::write_atomically(&dir.join("config.json"), text.as_bytes())
+        .with_context(|| format!("cannot write {}", dir.join("config.json").display()))
+}

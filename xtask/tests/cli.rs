@@ -1,0 +1,202 @@
+//! The command line end to end: `summary`, `data`, `train` — outputs and error exits.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn xtask(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("SKIPNET_DATA")
+        .output()
+        .expect("run xtask")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn summary_json_reports_exact_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = xtask(&["summary", "resnet18", "--json"], dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["arch"], "resnet18");
+    assert_eq!(json["params"], 11_689_512);
+    assert!(json["flops"].as_u64().unwrap() > 1_800_000_000);
+    let out = xtask(&["summary", "resnet19"], dir.path());
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("did you mean resnet18"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn train_classifier_writes_a_complete_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "train",
+        "--epochs",
+        "2",
+        "--train-size",
+        "64",
+        "--valid-size",
+        "32",
+        "--batch-size",
+        "32",
+        "--arch",
+        "cifar-resnet8",
+        "--out",
+        "runs",
+        "--name",
+        "tiny",
+    ];
+    let out = xtask(&args, dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("final validation (epoch 2)"),
+        "{}",
+        text(&out)
+    );
+    let run = dir.path().join("runs/tiny");
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.lines().next().unwrap().contains("valid_top-5_accuracy"),
+        "{csv}"
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["arch"], "cifar-resnet8");
+    assert_eq!(config["epochs"], 2);
+    assert_eq!(config["optimizer"]["kind"], "sgd");
+    for file in ["model.bpk", "model.safetensors"] {
+        assert!(
+            std::fs::metadata(run.join(file)).unwrap().len() > 10_000,
+            "{file}"
+        );
+    }
+    assert!(run.join("checkpoint").is_dir());
+}
+
+#[test]
+fn train_unet_on_synthetic_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "train",
+        "--dataset",
+        "synthetic-cells",
+        "--width",
+        "4",
+        "--image-size",
+        "32",
+        "--train-size",
+        "8",
+        "--valid-size",
+        "4",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "1",
+        "--optimizer",
+        "adamw",
+        "--out",
+        "runs",
+        "--name",
+        "cells",
+    ];
+    let out = xtask(&args, dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let csv = std::fs::read_to_string(dir.path().join("runs/cells/metrics.csv")).unwrap();
+    for column in [
+        "valid_dice",
+        "valid_iou",
+        "valid_pixel_accuracy",
+        "train_loss",
+    ] {
+        assert!(csv.contains(column), "{column}: {csv}");
+    }
+}
+
+#[test]
+fn bad_train_arguments_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (vec!["train", "--arch", "resnet19"], "did you mean resnet18"),
+        (vec!["train", "--arch", "cifar-resnet21"], "6n+2"),
+        (
+            vec![
+                "train",
+                "--dataset",
+                "synthetic-cells",
+                "--arch",
+                "cifar-resnet20",
+            ],
+            "is a classification model",
+        ),
+        (
+            vec!["train", "--dataset", "imagenet"],
+            "valid datasets: synthetic-shapes",
+        ),
+        (vec!["train", "--batch-size", "0"], "at least 1"),
+        (
+            vec!["train", "--backend", "tpu"],
+            "valid backends: flex, ndarray, wgpu, cuda",
+        ),
+        (vec!["train", "--optimizer", "adam"], "valid: sgd, adamw"),
+        (
+            vec!["train", "--dataset", "cifar10", "--data-dir", "nowhere"],
+            "cifar.html",
+        ),
+    ] {
+        let out = xtask(&args, dir.path());
+        assert!(!out.status.success(), "{args:?} should fail");
+        let message = text(&out);
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(!message.contains("panicked"), "{args:?}: {message}");
+    }
+}
+
+#[test]
+fn data_synth_and_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = xtask(
+        &[
+            "data",
+            "synth",
+            "synthetic-shapes",
+            "--out",
+            "shapes",
+            "--count",
+            "30",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = xtask(&["data", "inspect", "shapes"], dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("all: 30 items"), "{}", text(&out));
+    std::fs::write(dir.path().join("broken.bin"), [1u8; 100]).unwrap();
+    let out = xtask(&["data", "inspect", "broken.bin"], dir.path());
+    assert!(!out.status.success());
+    assert!(text(&out).contains("broken.bin"), "{}", text(&out));
+    std::fs::write(
+        dir.path().join("train-images-idx3-ubyte"),
+        [0, 0, 8, 3, 0x80, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28],
+    )
+    .unwrap();
+    let out = xtask(&["data", "inspect", "train-images-idx3-ubyte"], dir.path());
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("truncated or lying header"),
+        "{}",
+        text(&out)
+    );
+}
