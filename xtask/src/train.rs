@@ -102,6 +102,10 @@ pub struct TrainArgs {
     /// Data-loading threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Continue the run folder `--out/--name` from its latest checkpoint (same command, more
+    /// --epochs if it had finished).
+    #[arg(long)]
+    resume: bool,
 }
 
 /// The backend to train on; re-runs this command with the right cargo feature when the
@@ -244,7 +248,7 @@ fn print_summary(history: &[EpochRecord], dir: &Path, seconds: f64) {
         let values: Vec<String> = last
             .valid
             .iter()
-            .map(|(name, value)| format!("{} {:.4}", name.to_lowercase(), value))
+            .map(|(name, value)| format!("{name} {value:.4}"))
             .collect();
         println!(
             "\nfinal validation (epoch {}): {}",
@@ -319,8 +323,24 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let device = backend.device()?.autodiff();
     let root = args.data_dir.clone().unwrap_or_else(data_root);
+    if args.resume && args.name.is_none() {
+        bail!("--resume needs --name (and --out) of the run folder to continue");
+    }
     let name = run_name(args, &arch);
     let dir = args.out.join(&name);
+    let resume_from = skipnet_train::fit::latest_checkpoint(&dir);
+    match (args.resume, resume_from) {
+        (true, None) => bail!(
+            "nothing to resume: {} has no complete checkpoint",
+            dir.join("checkpoint").display()
+        ),
+        (false, Some(epoch)) => bail!(
+            "{} already holds a run (checkpoint of epoch {epoch}); pass --resume to continue it, or another --name",
+            dir.display()
+        ),
+        (true, Some(epoch)) => println!("resuming {} after epoch {epoch}", dir.display()),
+        (false, None) => {}
+    }
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create run folder {}", dir.display()))?;
     let options = FitOptions {
@@ -334,6 +354,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         seed: args.seed,
         num_workers: args.workers.max(1),
         quiet: false,
+        resume_from,
     };
     let started = Instant::now();
     let (history, model_files): (Vec<EpochRecord>, [PathBuf; 2]);

@@ -87,6 +87,73 @@ fn train_classifier_writes_a_complete_run_folder() {
 }
 
 #[test]
+fn resume_continues_at_the_next_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        "train",
+        "--train-size",
+        "32",
+        "--valid-size",
+        "16",
+        "--batch-size",
+        "16",
+        "--arch",
+        "cifar-resnet8",
+        "--out",
+        "runs",
+        "--name",
+        "r",
+    ];
+    let first: Vec<&str> = base.iter().copied().chain(["--epochs", "1"]).collect();
+    assert!(xtask(&first, dir.path()).status.success());
+    // The same command again would overwrite the run: refused.
+    let again = xtask(&first, dir.path());
+    assert!(!again.status.success());
+    assert!(text(&again).contains("pass --resume"), "{}", text(&again));
+    let done = xtask(
+        &first
+            .iter()
+            .copied()
+            .chain(["--resume"])
+            .collect::<Vec<_>>(),
+        dir.path(),
+    );
+    assert!(
+        text(&done).contains("already has 1 epochs"),
+        "{}",
+        text(&done)
+    );
+    let more: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--epochs", "3", "--resume"])
+        .collect();
+    let out = xtask(&more, dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("resuming") && text(&out).contains("epochs 2 to 3"),
+        "{}",
+        text(&out)
+    );
+    let csv = std::fs::read_to_string(dir.path().join("runs/r/metrics.csv")).unwrap();
+    let epochs: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(epochs, ["1", "2", "3"], "{csv}");
+    let missing = xtask(
+        &["train", "--resume", "--name", "nothing", "--out", "runs"],
+        dir.path(),
+    );
+    assert!(
+        text(&missing).contains("nothing to resume"),
+        "{}",
+        text(&missing)
+    );
+}
+
+#[test]
 fn train_unet_on_synthetic_cells() {
     let dir = tempfile::tempdir().unwrap();
     let args = [

@@ -42,6 +42,9 @@ pub struct FitOptions {
     pub num_workers: usize,
     /// No progress output at all (tests).
     pub quiet: bool,
+    /// Continue after this epoch from the run folder's checkpoints (model, optimiser and
+    /// scheduler state) and its `metrics.csv`.
+    pub resume_from: Option<usize>,
 }
 
 /// Errors before or during training.
@@ -136,7 +139,30 @@ where
         .num_workers(options.num_workers)
         .set_device(device.clone())
         .build(valid);
-    let history = Arc::new(Mutex::new(Vec::new()));
+    let earlier = match options.resume_from {
+        Some(epoch) => {
+            if epoch >= options.epochs {
+                return Err(invalid(
+                    "resume",
+                    format!(
+                        "the run already has {epoch} epochs; ask for more than that with --epochs"
+                    ),
+                ));
+            }
+            let csv = options.dir.join("metrics.csv");
+            let text = std::fs::read_to_string(&csv).unwrap_or_default();
+            let mut records = if text.is_empty() {
+                Vec::new()
+            } else {
+                crate::history::from_csv(&text)
+                    .map_err(|e| invalid("metrics file", format!("{}: {e}", csv.display())))?
+            };
+            records.retain(|r| r.epoch <= epoch);
+            records
+        }
+        None => Vec::new(),
+    };
+    let history = Arc::new(Mutex::new(earlier));
     let logger = HistoryLogger::new(
         history.clone(),
         options.dir.join("metrics.csv"),
@@ -152,13 +178,19 @@ where
         .with_default_checkpointers()
         .with_application_logger(None);
     training = register(training);
+    if let Some(epoch) = options.resume_from {
+        training = training.checkpoint(epoch);
+    }
     if options.quiet || !std::io::stdout().is_terminal() {
         training = training.renderer(Box::new(PlainProgress::new(options.quiet)));
     }
     let result = training.launch(Learner::new(model, optimizer, scheduler));
     let history = history.lock().expect("history lock").clone();
-    if history.is_empty() {
-        return Err(FitError::Training("no epoch completed".into()));
+    if history.last().is_none_or(|r| r.epoch < options.epochs) {
+        return Err(FitError::Training(format!(
+            "stopped before epoch {} completed",
+            options.epochs
+        )));
     }
     Ok(FitResult {
         model: result.model,
@@ -241,6 +273,25 @@ where
             t.metric_train_numeric(LearningRateMetric::new())
         },
     )
+}
+
+/// The latest epoch whose model, optimiser and scheduler checkpoints are all in `dir/checkpoint`.
+pub fn latest_checkpoint(dir: &std::path::Path) -> Option<usize> {
+    let folder = dir.join("checkpoint");
+    let epochs = std::fs::read_dir(&folder).ok()?.filter_map(|entry| {
+        let name = entry.ok()?.file_name().into_string().ok()?;
+        name.strip_prefix("model-")?
+            .strip_suffix(".bpk")?
+            .parse::<usize>()
+            .ok()
+    });
+    epochs
+        .filter(|epoch| {
+            ["optim", "scheduler"]
+                .iter()
+                .all(|part| folder.join(format!("{part}-{epoch}.bpk")).is_file())
+        })
+        .max()
 }
 
 /// Saves `model` as a Burn record (`<stem>.bpk`) and as safetensors (`<stem>.safetensors`),

@@ -47,9 +47,63 @@ pub fn display_name(name: &str) -> String {
 /// Shared, growing history of a run.
 pub type History = Arc<Mutex<Vec<EpochRecord>>>;
 
+/// The key of a burn-train metric in the history and CSV: `Top-K Accuracy @ TopK(5)` →
+/// `top-5_accuracy`, `Learning Rate` → `learning_rate`.
+pub fn metric_key(name: &str) -> String {
+    display_name(name).to_lowercase().replace(' ', "_")
+}
+
 /// Column name of a metric in the CSV: `train_loss`, `valid_top-5_accuracy`...
-pub fn column(split: &str, metric: &str) -> String {
-    format!("{split}_{}", metric.to_lowercase().replace(' ', "_"))
+pub fn column(split: &str, key: &str) -> String {
+    format!("{split}_{key}")
+}
+
+/// Parses a CSV written by [`to_csv`] back into records (for resuming a run).
+pub fn from_csv(text: &str) -> Result<Vec<EpochRecord>, String> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or("empty metrics file")?
+        .split(',')
+        .collect();
+    if header.first() != Some(&"epoch") {
+        return Err("metrics file does not start with an `epoch` column".into());
+    }
+    let columns: Vec<(bool, String)> = header[1..]
+        .iter()
+        .map(|c| match c.split_once('_') {
+            Some(("train", key)) => Ok((false, key.to_string())),
+            Some(("valid", key)) => Ok((true, key.to_string())),
+            _ => Err(format!("unexpected column `{c}` in metrics file")),
+        })
+        .collect::<Result<_, _>>()?;
+    let mut records = Vec::new();
+    for (row, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let epoch = cells[0]
+            .parse()
+            .map_err(|_| format!("row {}: epoch `{}` is not a number", row + 2, cells[0]))?;
+        let mut record = EpochRecord {
+            epoch,
+            ..Default::default()
+        };
+        for ((valid, key), cell) in columns.iter().zip(&cells[1..]) {
+            if cell.is_empty() {
+                continue;
+            }
+            let value: f64 = cell
+                .parse()
+                .map_err(|_| format!("row {}: `{cell}` is not a number", row + 2))?;
+            let target = if *valid {
+                &mut record.valid
+            } else {
+                &mut record.train
+            };
+            target.push((key.clone(), value));
+        }
+        records.push(record);
+    }
+    Ok(records)
 }
 
 /// Renders the history as CSV: `epoch` then every `train_*` and `valid_*` column.
@@ -115,7 +169,8 @@ pub struct HistoryLogger {
 }
 
 impl HistoryLogger {
-    /// Logs into `history` and `csv`; prints a line per epoch unless `quiet`.
+    /// Logs into `history` (which may hold the epochs of an earlier, resumed part of the run)
+    /// and `csv`; prints a line per epoch unless `quiet`.
     pub fn new(history: History, csv: PathBuf, total_epochs: usize, quiet: bool) -> Self {
         Self {
             history,
@@ -134,7 +189,7 @@ impl HistoryLogger {
         let fmt = |values: &[(String, f64)]| {
             values
                 .iter()
-                .map(|(n, v)| format!("{} {:.4}", n.to_lowercase(), v))
+                .map(|(n, v)| format!("{n} {v:.4}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -180,7 +235,7 @@ impl MetricLogger for HistoryLogger {
 
     fn log_metric_definition(&mut self, definition: MetricDefinition) {
         self.names
-            .insert(definition.metric_id.clone(), display_name(&definition.name));
+            .insert(definition.metric_id.clone(), metric_key(&definition.name));
     }
 
     fn log_epoch_summary(&mut self, summary: EpochSummary) {
@@ -215,10 +270,13 @@ mod tests {
     fn metric_names_are_short() {
         assert_eq!(display_name("Top-K Accuracy @ TopK(5)"), "Top-5 Accuracy");
         assert_eq!(
-            column("valid", &display_name("Top-K Accuracy @ TopK(5)")),
+            column("valid", &metric_key("Top-K Accuracy @ TopK(5)")),
             "valid_top-5_accuracy"
         );
-        assert_eq!(column("train", "Learning Rate"), "train_learning_rate");
+        assert_eq!(
+            column("train", &metric_key("Learning Rate")),
+            "train_learning_rate"
+        );
     }
 
     #[test]
@@ -226,20 +284,27 @@ mod tests {
         let history = vec![
             EpochRecord {
                 epoch: 1,
-                train: vec![("Loss".into(), 2.5), ("Accuracy".into(), 10.0)],
-                valid: vec![("Loss".into(), 2.25)],
+                train: vec![("loss".into(), 2.5), ("accuracy".into(), 10.0)],
+                valid: vec![("loss".into(), 2.25)],
             },
             EpochRecord {
                 epoch: 2,
-                train: vec![("Loss".into(), 1.5), ("Accuracy".into(), 40.0)],
-                valid: vec![("Loss".into(), 1.75)],
+                train: vec![("loss".into(), 1.5), ("accuracy".into(), 40.0)],
+                valid: vec![("loss".into(), 1.75)],
             },
         ];
         assert_eq!(
             to_csv(&history),
             "epoch,train_loss,train_accuracy,valid_loss\n1,2.5,10,2.25\n2,1.5,40,1.75\n"
         );
-        assert_eq!(history[1].get("valid", "Loss"), Some(1.75));
+        assert_eq!(history[1].get("valid", "loss"), Some(1.75));
+        assert_eq!(from_csv(&to_csv(&history)).unwrap(), history);
+        assert!(from_csv("epoch,test_x\n").is_err());
+        assert!(
+            from_csv("epoch,train_loss\n1,abc\n")
+                .unwrap_err()
+                .contains("not a number")
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
         write_atomically(&path, b"a\n").unwrap();

@@ -56,6 +56,7 @@ fn options(dir: &std::path::Path, epochs: usize, lr: f64, optimizer: OptimizerSp
         seed: 1,
         num_workers: 1,
         quiet: true,
+        resume_from: None,
     }
 }
 
@@ -86,11 +87,11 @@ fn classifier_loss_goes_down() {
     .unwrap();
     let h = &result.history;
     assert_eq!(h.len(), 4);
-    let first = h[0].get("train", "Loss").unwrap();
-    let last = h[3].get("train", "Loss").unwrap();
+    let first = h[0].get("train", "loss").unwrap();
+    let last = h[3].get("train", "loss").unwrap();
     assert!(last < first * 0.8, "train loss {first} -> {last}");
-    assert!(h[3].get("valid", "Accuracy").unwrap() >= 75.0, "{:?}", h[3]);
-    assert!(h[0].get("train", "Learning Rate").is_some(), "{:?}", h[0]);
+    assert!(h[3].get("valid", "accuracy").unwrap() >= 75.0, "{:?}", h[3]);
+    assert!(h[0].get("train", "learning_rate").is_some(), "{:?}", h[0]);
     let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
     assert!(csv.starts_with("epoch,train_loss"), "{csv}");
     assert_eq!(csv.lines().count(), 5, "{csv}");
@@ -125,10 +126,10 @@ fn unet_loss_goes_down() {
     )
     .unwrap();
     let h = &result.history;
-    let first = h[0].get("train", "Loss").unwrap();
-    let last = h[4].get("train", "Loss").unwrap();
+    let first = h[0].get("train", "loss").unwrap();
+    let last = h[4].get("train", "loss").unwrap();
     assert!(last < first, "train loss {first} -> {last}");
-    for metric in ["Dice", "IoU", "Pixel Accuracy"] {
+    for metric in ["dice", "iou", "pixel_accuracy"] {
         assert!(
             h[4].get("valid", metric).is_some(),
             "{metric} missing: {:?}",
