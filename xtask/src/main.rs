@@ -1,6 +1,7 @@
 //! `cargo xtask`: skipnet's command line.
 
 mod data;
+mod predict;
 mod summary;
 mod train;
 
@@ -27,6 +28,8 @@ enum Command {
     /// Dataset tools: write synthetic data, inspect data on disk.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Run a trained model on images or on a raw NCHW float32 .npy tensor.
+    Predict(predict::PredictArgs),
     /// Train a network (the main job; runs on built-in data with no arguments).
     Train(train::TrainArgs),
 }
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::List(args) => summary::list(&args),
         Command::Data(command) => data::run(&command),
         Command::Train(args) => train::run(&args),
+        Command::Predict(args) => predict::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -379,17 +379,19 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             backend,
             train.len(),
             valid.len(),
+            None,
+            None,
         )?;
+        let model = SegmentationModel {
+            unet: unet.init(&device),
+        };
         println!(
             "training {arch} ({} parameters) on {} ({} train / {} valid) with {backend}",
-            skipnet_models::trainable_params(&unet.init(&device)),
+            skipnet_models::trainable_params(&model.unet),
             args.dataset,
             train.len(),
             valid.len()
         );
-        let model = SegmentationModel {
-            unet: unet.init(&device),
-        };
         let crop = args
             .image_size
             .filter(|_| args.dataset == "seg-folder")
@@ -403,12 +405,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             &device,
             &options,
         )?;
-        model_files = skipnet_train::fit::save_model(&result.model.unet, &dir, "model")
-            .map_err(anyhow::Error::msg)?;
+        model_files = skipnet_train::fit::save_model(
+            &skipnet_models::Model::UNet(result.model.unet.valid()),
+            &dir,
+            "model",
+        )
+        .map_err(anyhow::Error::msg)?;
         history = result.history;
     } else {
         let (train, valid, input, classes) = classification_data(args, &root)?;
         config = config.with_input(input).with_num_classes(classes);
+        let norm = normalization(args, train.as_ref())?;
         write_config(
             &dir,
             args,
@@ -418,6 +425,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             backend,
             train.len(),
             valid.len(),
+            Some(input),
+            Some(&norm),
         )?;
         let model = config.init(&device)?;
         println!(
@@ -427,7 +436,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             train.len(),
             valid.len()
         );
-        let norm = normalization(args, train.as_ref())?;
         let augment = matches!(
             args.dataset.as_str(),
             "synthetic-shapes" | "cifar10" | "cifar100" | "folder"
@@ -469,8 +477,12 @@ fn write_config(
     backend: Backend,
     train_len: usize,
     valid_len: usize,
+    input: Option<[usize; 3]>,
+    normalization: Option<&Normalization>,
 ) -> Result<()> {
     let record = json!({
+        "input": input,
+        "normalization": normalization,
         "arch": arch,
         "model": serde_json::to_value(config)?,
         "dataset": args.dataset,

@@ -267,3 +267,205 @@ fn data_synth_and_inspect() {
         text(&out)
     );
 }
+
+#[test]
+fn predict_round_trips_a_trained_model() {
+    use burn::module::Module;
+    use burn::tensor::{Tensor, TensorData};
+    use skipnet_data::npy::{self, NpyArray};
+    use skipnet_models::ModelConfig;
+
+    let dir = tempfile::tempdir().unwrap();
+    let train = [
+        "train",
+        "--epochs",
+        "1",
+        "--train-size",
+        "32",
+        "--valid-size",
+        "16",
+        "--batch-size",
+        "16",
+        "--arch",
+        "cifar-resnet8",
+        "--out",
+        "runs",
+        "--name",
+        "p",
+    ];
+    assert!(xtask(&train, dir.path()).status.success());
+    let input = NpyArray {
+        shape: vec![2, 3, 32, 32],
+        data: (0..2 * 3 * 32 * 32)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect(),
+    };
+    npy::write(&input, &dir.path().join("x.npy")).unwrap();
+    let out = xtask(
+        &[
+            "predict",
+            "cifar-resnet8",
+            "--weights",
+            "runs/p",
+            "--input-npy",
+            "x.npy",
+            "--output-npy",
+            "y.npy",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let y = npy::read(&dir.path().join("y.npy")).unwrap();
+    assert_eq!(y.shape, vec![2, 10]);
+
+    // The same weights loaded in-process give the same outputs.
+    let device = burn::tensor::Device::flex();
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/p/config.json")).unwrap(),
+    )
+    .unwrap();
+    let config: ModelConfig = serde_json::from_value(config["model"].clone()).unwrap();
+    let model = config.init(&device).unwrap();
+    let model = skipnet_train::fit::load_model(model, &dir.path().join("runs/p/model.bpk"))
+        .unwrap()
+        .valid();
+    let x = Tensor::from_data(TensorData::new(input.data.clone(), [2, 3, 32, 32]), &device);
+    let expected = model
+        .forward_classification(x)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let max_diff = expected
+        .iter()
+        .zip(&y.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(max_diff <= 1e-5, "max |Δ| = {max_diff}");
+
+    // The safetensors export holds the same model.
+    let out = xtask(
+        &[
+            "predict",
+            "cifar-resnet8",
+            "--weights",
+            "runs/p/model.safetensors",
+            "--num-classes",
+            "10",
+            "--input-npy",
+            "x.npy",
+            "--output-npy",
+            "z.npy",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(npy::read(&dir.path().join("z.npy")).unwrap(), y);
+
+    // Weights of another architecture: an error naming the keys, not a half-loaded model.
+    let out = xtask(
+        &[
+            "predict",
+            "cifar-resnet20",
+            "--weights",
+            "runs/p/model.bpk",
+            "--input-npy",
+            "x.npy",
+            "--output-npy",
+            "w.npy",
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("missing keys: CifarResNet.layer1.1.bn1.beta"),
+        "{}",
+        text(&out)
+    );
+
+    // Top-5 classes of an image file.
+    skipnet_data::synthetic::write_synthetic("synthetic-shapes", &dir.path().join("img"), 1, 0, 0)
+        .unwrap();
+    let image = std::fs::read_dir(dir.path().join("img"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let image = std::fs::read_dir(image)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = xtask(
+        &[
+            "predict",
+            "cifar-resnet8",
+            "--weights",
+            "runs/p",
+            "--image",
+            image.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("class ").count(), 5, "{}", text(&out));
+}
+
+#[test]
+fn predict_writes_a_mask_of_the_image_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = [
+        "train",
+        "--dataset",
+        "synthetic-cells",
+        "--width",
+        "4",
+        "--image-size",
+        "32",
+        "--train-size",
+        "4",
+        "--valid-size",
+        "2",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        "runs",
+        "--name",
+        "u",
+    ];
+    assert!(xtask(&train, dir.path()).status.success());
+    let image = skipnet_data::image::ImageU8 {
+        channels: 1,
+        height: 37,
+        width: 53,
+        data: vec![90; 37 * 53],
+    };
+    skipnet_data::image::save_png(&image, &dir.path().join("cell.png")).unwrap();
+    let out = xtask(
+        &[
+            "predict",
+            "unet",
+            "--weights",
+            "runs/u",
+            "--image",
+            "cell.png",
+            "--output",
+            "mask.png",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let mask = skipnet_data::image::decode(&dir.path().join("mask.png")).unwrap();
+    assert_eq!((mask.height, mask.width), (37, 53));
+    let nonbinary = mask
+        .to_u8()
+        .data
+        .iter()
+        .filter(|&&v| v != 0 && v != 255)
+        .count();
+    assert_eq!(nonbinary, 0);
+}

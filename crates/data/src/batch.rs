@@ -13,6 +13,16 @@ use crate::transform::{
     Normalization, augment_segmentation, pad_crop_flip, resize_bilinear, to_channels,
 };
 
+/// The random generator of the next batch: seeded by the batcher's seed and its call count, so
+/// every batch draws different augmentations and a run is repeatable.
+fn batch_rng(seed: u64, calls: &AtomicU64) -> StdRng {
+    StdRng::seed_from_u64(
+        seed ^ calls
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9),
+    )
+}
+
 /// A batch of labelled images.
 #[derive(Debug, Clone)]
 pub struct ClassificationBatch {
@@ -58,13 +68,7 @@ impl ClassificationBatcher {
 
 impl Batcher<ClassificationItem, ClassificationBatch> for ClassificationBatcher {
     fn batch(&self, items: Vec<ClassificationItem>, device: &Device) -> ClassificationBatch {
-        let mut rng = StdRng::seed_from_u64(
-            self.seed
-                ^ self
-                    .calls
-                    .fetch_add(1, Ordering::Relaxed)
-                    .wrapping_mul(0x9E37_79B9),
-        );
+        let mut rng = batch_rng(self.seed, &self.calls);
         let (h, w) = items
             .first()
             .map_or((0, 0), |i| (i.image.height, i.image.width));
@@ -168,13 +172,7 @@ fn image_to_channels(image: ImageF32, channels: usize) -> ImageF32 {
 
 impl Batcher<SegmentationItem, SegmentationBatch> for SegmentationBatcher {
     fn batch(&self, items: Vec<SegmentationItem>, device: &Device) -> SegmentationBatch {
-        let mut rng = StdRng::seed_from_u64(
-            self.seed
-                ^ self
-                    .calls
-                    .fetch_add(1, Ordering::Relaxed)
-                    .wrapping_mul(0x9E37_79B9),
-        );
+        let mut rng = batch_rng(self.seed, &self.calls);
         let items: Vec<SegmentationItem> = items
             .into_iter()
             .map(|item| {

@@ -211,15 +211,8 @@ impl CifarDataset {
 
 impl Dataset<ClassificationItem> for CifarDataset {
     fn get(&self, index: usize) -> Result<ClassificationItem, DatasetError> {
-        self.item(index).ok_or_else(|| {
-            DatasetError::new(DataError::invalid(
-                "index",
-                format!(
-                    "{index} is past the end of a {}-item dataset",
-                    self.labels.len()
-                ),
-            ))
-        })
+        self.item(index)
+            .ok_or_else(|| crate::error::past_the_end(index, self.labels.len()))
     }
 
     fn len(&self) -> usize {

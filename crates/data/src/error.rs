@@ -117,3 +117,11 @@ pub(crate) fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>> {
     paths.sort();
     Ok(paths)
 }
+
+/// The error of a `Dataset::get` past the end.
+pub(crate) fn past_the_end(index: usize, len: usize) -> burn::data::dataset::DatasetError {
+    burn::data::dataset::DatasetError::new(DataError::invalid(
+        "index",
+        format!("{index} is past the end of a {len}-item dataset"),
+    ))
+}

@@ -309,15 +309,8 @@ pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 
 impl Dataset<ClassificationItem> for IdxDataset {
     fn get(&self, index: usize) -> Result<ClassificationItem, DatasetError> {
-        self.item(index).ok_or_else(|| {
-            DatasetError::new(DataError::invalid(
-                "index",
-                format!(
-                    "{index} is past the end of a {}-item dataset",
-                    self.labels.len()
-                ),
-            ))
-        })
+        self.item(index)
+            .ok_or_else(|| crate::error::past_the_end(index, self.labels.len()))
     }
 
     fn len(&self) -> usize {

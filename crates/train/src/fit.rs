@@ -328,3 +328,62 @@ pub fn save_model<M: burn::module::Module>(
     }
     result.map(|_| [bpk, st])
 }
+
+/// Loads weights into `model` from a Burn record (`.bpk`) or safetensors file. Missing keys,
+/// unexpected keys and shape mismatches are an error listing them: a model is never returned
+/// half-loaded.
+pub fn load_model<M: burn::module::Module>(
+    mut model: M,
+    path: &std::path::Path,
+) -> Result<M, String> {
+    use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
+    if !path.is_file() {
+        return Err(format!("weights file {} not found", path.display()));
+    }
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let result = match extension {
+        "bpk" => {
+            let mut store = BurnpackStore::from_file(path)
+                .auto_extension(false)
+                .allow_partial(true);
+            model
+                .load_from(&mut store)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        "safetensors" => {
+            let mut store = SafetensorsStore::from_file(path)
+                .skip_enum_variants(true)
+                .allow_partial(true);
+            model
+                .load_from(&mut store)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        other => {
+            return Err(format!(
+                "{}: unknown weights format '.{other}' (expected .bpk, .safetensors, or a run folder)",
+                path.display()
+            ));
+        }
+    };
+    let mut problems = Vec::new();
+    if !result.missing.is_empty() {
+        let keys: Vec<&str> = result.missing.iter().map(|(k, _)| k.as_str()).collect();
+        problems.push(format!("missing keys: {}", keys.join(", ")));
+    }
+    if !result.unused.is_empty() {
+        problems.push(format!("unexpected keys: {}", result.unused.join(", ")));
+    }
+    if !result.errors.is_empty() {
+        let errors: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
+        problems.push(format!("errors: {}", errors.join("; ")));
+    }
+    if problems.is_empty() {
+        Ok(model)
+    } else {
+        Err(format!(
+            "{} does not fit the model: {}",
+            path.display(),
+            problems.join(" | ")
+        ))
+    }
+}
