@@ -396,6 +396,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .image_size
             .filter(|_| args.dataset == "seg-folder")
             .map(|s| [s, s]);
+        let valid_for_overlays = valid.clone();
         let result = fit_segmenter(
             model,
             train,
@@ -405,6 +406,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             &device,
             &options,
         )?;
+        let overlays = write_overlays(
+            &result.model.unet.valid(),
+            valid_for_overlays.as_ref(),
+            &dir.join("overlays"),
+        )?;
+        println!(
+            "overlays: {} images in {}",
+            overlays,
+            dir.join("overlays").display()
+        );
         model_files = skipnet_train::fit::save_model(
             &skipnet_models::Model::UNet(result.model.unet.valid()),
             &dir,
@@ -465,6 +476,59 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     );
     print_summary(&history, &dir, started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Saves PNG overlays of predicted vs true masks for up to 8 validation images: the image in
+/// grey, true positives yellow, false positives red, false negatives green.
+fn write_overlays(
+    unet: &skipnet_models::UNet,
+    valid: &dyn Dataset<SegmentationItem>,
+    dir: &Path,
+) -> Result<usize> {
+    use burn::tensor::{Tensor, TensorData};
+    let device = unet.out.weight.val().device();
+    let count = valid.len().min(8);
+    for i in 0..count {
+        let item = valid.get(i).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (h, w) = (item.image.height, item.image.width);
+        let channels = unet.in_channels();
+        let mut data = item.image.data.clone();
+        if item.image.channels != channels {
+            data = data[..h * w].repeat(channels);
+        }
+        let logits = unet.forward(Tensor::from_data(
+            TensorData::new(data, [1, channels, h, w]),
+            &device,
+        ));
+        let logits = logits
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let mut rgb = vec![0u8; 3 * h * w];
+        for p in 0..h * w {
+            let grey = (item.image.data[p].clamp(0.0, 1.0) * 200.0) as u8;
+            let (pred, truth) = (logits[p] > 0.0, item.mask[p] != 0);
+            let colour = match (pred, truth) {
+                (true, true) => [255, 220, 0],
+                (true, false) => [230, 40, 40],
+                (false, true) => [40, 200, 60],
+                (false, false) => [grey, grey, grey],
+            };
+            let alpha = if pred || truth { 0.55 } else { 0.0 };
+            for c in 0..3 {
+                rgb[c * h * w + p] = (grey as f32 * (1.0 - alpha) + colour[c] as f32 * alpha) as u8;
+            }
+        }
+        let image = skipnet_data::image::ImageU8 {
+            channels: 3,
+            height: h,
+            width: w,
+            data: rgb,
+        };
+        skipnet_data::image::save_png(&image, &dir.join(format!("valid_{i:03}.png")))?;
+    }
+    Ok(count)
 }
 
 #[allow(clippy::too_many_arguments)]

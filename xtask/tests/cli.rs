@@ -77,7 +77,7 @@ fn train_classifier_writes_a_complete_run_folder() {
     assert_eq!(config["arch"], "cifar-resnet8");
     assert_eq!(config["epochs"], 2);
     assert_eq!(config["optimizer"]["kind"], "sgd");
-    for file in ["model.bpk", "model.safetensors"] {
+    for file in ["model.bpk", "model.safetensors", "loss.png", "metrics.png"] {
         assert!(
             std::fs::metadata(run.join(file)).unwrap().len() > 10_000,
             "{file}"
@@ -190,6 +190,18 @@ fn train_unet_on_synthetic_cells() {
     ] {
         assert!(csv.contains(column), "{column}: {csv}");
     }
+    let overlay =
+        skipnet_data::image::decode(&dir.path().join("runs/cells/overlays/valid_000.png")).unwrap();
+    assert_eq!(
+        (overlay.channels, overlay.height, overlay.width),
+        (3, 32, 32)
+    );
+    assert!(
+        dir.path()
+            .join("runs/cells/overlays/valid_001.png")
+            .is_file()
+    );
+    assert!(dir.path().join("runs/cells/loss.png").is_file());
 }
 
 #[test]

@@ -186,6 +186,9 @@ where
     }
     let result = training.launch(Learner::new(model, optimizer, scheduler));
     let history = history.lock().expect("history lock").clone();
+    if let Err(e) = crate::plots::plot_history(&history, &options.dir) {
+        eprintln!("warning: cannot plot the metrics: {e}");
+    }
     if history.last().is_none_or(|r| r.epoch < options.epochs) {
         return Err(FitError::Training(format!(
             "stopped before epoch {} completed",

@@ -8,6 +8,7 @@ pub mod classification;
 pub mod fit;
 pub mod history;
 pub mod optim;
+pub mod plots;
 pub mod progress;
 pub mod segmentation;
 
