@@ -137,7 +137,7 @@ impl CifarDataset {
         if bytes.is_empty() {
             return Err(DataError::format(path, "the file is empty (0 bytes)"));
         }
-        if bytes.len() % record != 0 {
+        if !bytes.len().is_multiple_of(record) {
             return Err(DataError::format(
                 path,
                 format!(

@@ -111,10 +111,10 @@ impl ImageFolder {
             )
         })?;
         let mut image: ImageU8 = to_channels(&decode(path)?.to_u8(), self.channels);
-        if let Some([h, w]) = self.size {
-            if image.height != h || image.width != w {
-                image = resize_bilinear(&image, h, w);
-            }
+        if let Some([h, w]) = self.size
+            && (image.height != h || image.width != w)
+        {
+            image = resize_bilinear(&image, h, w);
         }
         Ok(ClassificationItem {
             image,

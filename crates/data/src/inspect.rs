@@ -92,7 +92,7 @@ fn detect(path: &Path) -> Result<Format> {
             let len = std::fs::metadata(path)
                 .map_err(|e| DataError::io(path, e))?
                 .len() as usize;
-            return Ok(if len % CifarKind::Cifar10.record_bytes() == 0 {
+            return Ok(if len.is_multiple_of(CifarKind::Cifar10.record_bytes()) {
                 Format::Cifar10
             } else {
                 Format::Cifar100

@@ -315,7 +315,7 @@ mod tests {
     fn item(h: usize, w: usize) -> SegmentationItem {
         // Image value = mask value = a unique pattern per pixel, so alignment is checkable.
         let mask: Vec<u8> = (0..h * w)
-            .map(|i| u8::from((i * 7 + i / w) % 3 == 0))
+            .map(|i| u8::from((i * 7 + i / w).is_multiple_of(3)))
             .collect();
         let image = ImageF32 {
             channels: 2,
