@@ -63,8 +63,8 @@ pub struct TrainArgs {
     /// step (÷10 at 50% and 75%), cosine or constant.
     #[arg(long, default_value = "step")]
     schedule: String,
-    /// Epochs of linear warm-up from lr/10.
-    #[arg(long, default_value_t = 0)]
+    /// Epochs of linear warm-up from lr/10 (one by default: steadier starts on small data).
+    #[arg(long, default_value_t = 1)]
     warmup_epochs: usize,
     /// Weight decay (default 1e-4 for SGD, 0.01 for AdamW).
     #[arg(long)]
@@ -102,6 +102,9 @@ pub struct TrainArgs {
     /// Data-loading threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Train data-parallel on this many devices of the backend (GPU backends).
+    #[arg(long, default_value_t = 1)]
+    devices: usize,
     /// Continue the run folder `--out/--name` from its latest checkpoint (same command, more
     /// --epochs if it had finished).
     #[arg(long)]
@@ -321,7 +324,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let Some(backend) = select_backend(&args.backend)? else {
         return Ok(());
     };
-    let device = backend.device()?.autodiff();
+    if args.devices == 0 {
+        bail!("--devices must be at least 1");
+    }
+    let devices = backend.devices(args.devices)?;
+    let device = devices[0].clone().autodiff();
+    // Weight initialisation and random augmentation follow --seed.
+    device.seed(args.seed);
     let root = args.data_dir.clone().unwrap_or_else(data_root);
     if args.resume && args.name.is_none() {
         bail!("--resume needs --name (and --out) of the run folder to continue");
@@ -355,6 +364,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         num_workers: args.workers.max(1),
         quiet: false,
         resume_from,
+        devices: if devices.len() > 1 {
+            devices
+        } else {
+            Vec::new()
+        },
     };
     let started = Instant::now();
     let (history, model_files): (Vec<EpochRecord>, [PathBuf; 2]);

@@ -230,6 +230,7 @@ fn bad_train_arguments_are_clear_errors() {
             "valid backends: flex, ndarray, wgpu, cuda",
         ),
         (vec!["train", "--optimizer", "adam"], "valid: sgd, adamw"),
+        (vec!["train", "--devices", "2"], "needs a GPU backend"),
         (
             vec!["train", "--dataset", "cifar10", "--data-dir", "nowhere"],
             "cifar.html",

@@ -26,6 +26,16 @@ pub enum BackendError {
     /// The name is not a backend.
     #[error("unknown backend '{0}'; valid backends: flex, ndarray, wgpu, cuda")]
     Unknown(String),
+    /// More devices than the backend can offer.
+    #[error(
+        "backend '{backend}' has a single device; --devices {asked} needs a GPU backend (wgpu or cuda)"
+    )]
+    SingleDevice {
+        /// The backend asked for.
+        backend: Backend,
+        /// The number of devices asked for.
+        asked: usize,
+    },
     /// The backend's cargo feature was not enabled in this build.
     #[error(
         "backend '{backend}' is not compiled into this build; rebuild with `--features {feature}` \
@@ -93,6 +103,28 @@ impl Backend {
         Ok(self.compiled_device())
     }
 
+    /// `count` devices of this backend (GPU indices `0..count`); CPU backends have one.
+    pub fn devices(self, count: usize) -> Result<Vec<Device>, BackendError> {
+        let first = self.device()?;
+        if count <= 1 {
+            return Ok(vec![first]);
+        }
+        match self {
+            Backend::Flex | Backend::Ndarray => Err(BackendError::SingleDevice {
+                backend: self,
+                asked: count,
+            }),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => Ok((0..count)
+                .map(|i| Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)))
+                .collect()),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Ok((0..count).map(Device::cuda).collect()),
+            #[allow(unreachable_patterns)]
+            _ => Ok(vec![first]),
+        }
+    }
+
     fn compiled_device(self) -> Device {
         match self {
             #[cfg(feature = "flex")]
@@ -158,6 +190,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn cpu_backends_have_one_device() {
+        assert_eq!(Backend::Flex.devices(1).unwrap().len(), 1);
+        let err = Backend::Flex.devices(2).unwrap_err().to_string();
+        assert!(err.contains("--devices 2 needs a GPU backend"), "{err}");
     }
 
     #[cfg(feature = "flex")]

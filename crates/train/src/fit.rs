@@ -45,6 +45,9 @@ pub struct FitOptions {
     /// Continue after this epoch from the run folder's checkpoints (model, optimiser and
     /// scheduler state) and its `metrics.csv`.
     pub resume_from: Option<usize>,
+    /// Devices for data-parallel training (burn-train's multi-device strategy, optimiser on the
+    /// first); empty or one device trains on the model's device.
+    pub devices: Vec<Device>,
 }
 
 /// Errors before or during training.
@@ -180,6 +183,14 @@ where
     training = register(training);
     if let Some(epoch) = options.resume_from {
         training = training.checkpoint(epoch);
+    }
+    if options.devices.len() > 1 {
+        training = training.with_training_strategy(burn::train::TrainingStrategy::Default(
+            burn::train::ExecutionStrategy::MultiDevice(
+                options.devices.clone(),
+                burn::train::MultiDeviceOptim::OptimMainDevice,
+            ),
+        ));
     }
     if options.quiet || !std::io::stdout().is_terminal() {
         training = training.renderer(Box::new(PlainProgress::new(options.quiet)));

@@ -57,6 +57,7 @@ fn options(dir: &std::path::Path, epochs: usize, lr: f64, optimizer: OptimizerSp
         num_workers: 1,
         quiet: true,
         resume_from: None,
+        devices: Vec::new(),
     }
 }
 
