@@ -34,6 +34,19 @@ fn check_depth(family: &str, depth: usize) -> Result<(), ModelError> {
     Ok(())
 }
 
+fn check_gate_bias(family: &str, gate_bias: f64) -> Result<(), ModelError> {
+    if gate_bias.is_finite() {
+        Ok(())
+    } else {
+        Err(ModelError::config(
+            family,
+            "gate_bias",
+            gate_bias,
+            "a finite number",
+        ))
+    }
+}
+
 fn with_constant_bias<const D: usize>(
     bias: Option<Param<Tensor<D>>>,
     value: f64,
@@ -120,15 +133,7 @@ impl HighwayMlpConfig {
         ensure_positive(family, "in_features", self.in_features)?;
         ensure_positive(family, "num_classes", self.num_classes)?;
         ensure_positive(family, "width", self.width)?;
-        if !self.gate_bias.is_finite() {
-            return Err(ModelError::config(
-                family,
-                "gate_bias",
-                self.gate_bias,
-                "a finite number",
-            ));
-        }
-        Ok(())
+        check_gate_bias(family, self.gate_bias)
     }
 
     /// Builds the network on `device`.
@@ -314,15 +319,7 @@ impl HighwayConvConfig {
                 "at least one stage, each with at least one channel",
             ));
         }
-        if !self.gate_bias.is_finite() {
-            return Err(ModelError::config(
-                family,
-                "gate_bias",
-                self.gate_bias,
-                "a finite number",
-            ));
-        }
-        Ok(())
+        check_gate_bias(family, self.gate_bias)
     }
 
     /// Builds the network on `device`.
