@@ -364,6 +364,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         num_workers: args.workers.max(1),
         quiet: false,
         resume_from,
+        // CUDA has the collective operations DDP needs; other GPU backends use burn-train's
+        // multi-device strategy.
+        ddp: backend == Backend::Cuda,
         devices: if devices.len() > 1 {
             devices
         } else {

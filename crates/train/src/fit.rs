@@ -45,9 +45,11 @@ pub struct FitOptions {
     /// Continue after this epoch from the run folder's checkpoints (model, optimiser and
     /// scheduler state) and its `metrics.csv`.
     pub resume_from: Option<usize>,
-    /// Devices for data-parallel training (burn-train's multi-device strategy, optimiser on the
-    /// first); empty or one device trains on the model's device.
+    /// Devices for data-parallel training; empty or one device trains on the model's device.
     pub devices: Vec<Device>,
+    /// With several devices: distributed data parallel (a model copy per device, gradients
+    /// all-reduced) instead of burn-train's multi-device strategy (optimiser on the first).
+    pub ddp: bool,
 }
 
 /// Errors before or during training.
@@ -185,12 +187,20 @@ where
         training = training.checkpoint(epoch);
     }
     if options.devices.len() > 1 {
-        training = training.with_training_strategy(burn::train::TrainingStrategy::Default(
-            burn::train::ExecutionStrategy::MultiDevice(
-                options.devices.clone(),
-                burn::train::MultiDeviceOptim::OptimMainDevice,
-            ),
-        ));
+        use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
+        use burn::train::{ExecutionStrategy, MultiDeviceOptim, TrainingStrategy};
+        let devices = options.devices.clone();
+        let strategy = if options.ddp {
+            ExecutionStrategy::ddp(
+                devices,
+                DistributedConfig {
+                    all_reduce_op: ReduceOperation::Mean,
+                },
+            )
+        } else {
+            ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice)
+        };
+        training = training.with_training_strategy(TrainingStrategy::Default(strategy));
     }
     if options.quiet || !std::io::stdout().is_terminal() {
         training = training.renderer(Box::new(PlainProgress::new(options.quiet)));

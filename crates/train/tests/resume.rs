@@ -1,0 +1,87 @@
+//! Resuming a run restores the optimiser (its own process: the test seeds the backend's
+//! global random generator, which tests running beside it would otherwise draw from).
+#![cfg(feature = "flex")]
+
+mod common;
+
+use std::sync::Arc;
+
+use burn::data::dataset::{Dataset, InMemDataset};
+use skipnet_data::ClassificationItem;
+use skipnet_data::batch::ClassificationBatcher;
+use skipnet_data::transform::Normalization;
+use skipnet_models::ModelConfig;
+use skipnet_train::classification::ClassificationModel;
+use skipnet_train::optim::OptimizerSpec;
+use skipnet_train::{Backend, FitOptions, fit_classifier};
+
+use common::{halves, options};
+
+/// Resuming restores the optimiser: with one full batch per epoch (so data order cannot
+/// matter), 1 epoch + resume to 3 ends where 3 uninterrupted epochs end. SGD momentum makes the
+/// third epoch depend on the state saved after the first.
+#[test]
+fn resume_restores_the_optimiser_state() {
+    let run = |dir: &std::path::Path, epochs: usize, resume_from: Option<usize>| {
+        // The same initial weights in every run (a fresh model each time: a cloned module
+        // would share its batch-norm running statistics between runs).
+        let device = Backend::Flex.device().unwrap().autodiff();
+        device.seed(7);
+        let config = ModelConfig::from_name("cifar-resnet8")
+            .unwrap()
+            .with_num_classes(2);
+        let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0);
+        let train: Arc<dyn Dataset<ClassificationItem>> =
+            Arc::new(InMemDataset::new(halves(16, 1)));
+        let valid: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(8, 2)));
+        let norm = Normalization {
+            mean: vec![0.5; 3],
+            std: vec![0.25; 3],
+        };
+        let options = FitOptions {
+            batch_size: 16,
+            resume_from,
+            ..options(dir, epochs, 0.05, OptimizerSpec::he_sgd())
+        };
+        fit_classifier(
+            model,
+            2,
+            train,
+            valid,
+            ClassificationBatcher::new(norm.clone(), 3),
+            ClassificationBatcher::new(norm, 3),
+            &device,
+            &options,
+        )
+        .unwrap()
+        .history
+    };
+    let straight = tempfile::tempdir().unwrap();
+    let a = run(straight.path(), 3, None);
+    let resumed = tempfile::tempdir().unwrap();
+    run(resumed.path(), 1, None);
+    assert_eq!(
+        skipnet_train::fit::latest_checkpoint(resumed.path()),
+        Some(1)
+    );
+    let b = run(resumed.path(), 3, Some(1));
+    assert_eq!(b.iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![1, 2, 3]);
+    for metric in ["loss"] {
+        let (x, y) = (
+            a[2].get("train", metric).unwrap(),
+            b[2].get("train", metric).unwrap(),
+        );
+        assert!(
+            (x - y).abs() < 1e-4,
+            "epoch 3 {metric}: straight {x} vs resumed {y}"
+        );
+        let (x, y) = (
+            a[2].get("valid", metric).unwrap(),
+            b[2].get("valid", metric).unwrap(),
+        );
+        assert!(
+            (x - y).abs() < 1e-4,
+            "epoch 3 valid {metric}: straight {x} vs resumed {y}"
+        );
+    }
+}
