@@ -66,22 +66,16 @@ fn resume_restores_the_optimiser_state() {
     );
     let b = run(resumed.path(), 3, Some(1));
     assert_eq!(b.iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![1, 2, 3]);
-    for metric in ["loss"] {
+    // Train loss of epoch 3 is computed with the weights after step 2 (which used the momentum
+    // saved after step 1); valid loss after step 3 also needs the restored BN statistics.
+    for split in ["train", "valid"] {
         let (x, y) = (
-            a[2].get("train", metric).unwrap(),
-            b[2].get("train", metric).unwrap(),
+            a[2].get(split, "loss").unwrap(),
+            b[2].get(split, "loss").unwrap(),
         );
         assert!(
             (x - y).abs() < 1e-4,
-            "epoch 3 {metric}: straight {x} vs resumed {y}"
-        );
-        let (x, y) = (
-            a[2].get("valid", metric).unwrap(),
-            b[2].get("valid", metric).unwrap(),
-        );
-        assert!(
-            (x - y).abs() < 1e-4,
-            "epoch 3 valid {metric}: straight {x} vs resumed {y}"
+            "epoch 3 {split} loss: straight {x} vs resumed {y}"
         );
     }
 }
