@@ -245,6 +245,57 @@ fn bad_train_arguments_are_clear_errors() {
 }
 
 #[test]
+fn corrupt_training_image_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = xtask(
+        &[
+            "data",
+            "synth",
+            "synthetic-shapes",
+            "--out",
+            "shapes",
+            "--count",
+            "20",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let class = std::fs::read_dir(dir.path().join("shapes"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(class.join("zz-broken.png"), b"not an image").unwrap();
+    let args = [
+        "train",
+        "--dataset",
+        "folder",
+        "--data-dir",
+        "shapes",
+        "--image-size",
+        "16",
+        "--arch",
+        "cifar-resnet8",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--out",
+        "runs",
+        "--name",
+        "c",
+    ];
+    let out = xtask(&args, dir.path());
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(
+        message.contains("zz-broken.png") && !message.contains("panicked"),
+        "{message}"
+    );
+}
+
+#[test]
 fn data_synth_and_inspect() {
     let dir = tempfile::tempdir().unwrap();
     let out = xtask(

@@ -66,6 +66,22 @@ pub enum FitError {
     /// burn-train stopped with an error.
     #[error("training failed: {0}")]
     Training(String),
+    /// The loss became NaN or infinite.
+    #[error(
+        "training stopped: non-finite loss at epoch {epoch}, step {step}; {}",
+        match last_good {
+            Some(e) => format!("the last good checkpoint is epoch {e} (continue with --resume after lowering --lr)"),
+            None => "no epoch completed, so there is no checkpoint".to_string(),
+        }
+    )]
+    NonFinite {
+        /// Epoch of the bad step.
+        epoch: usize,
+        /// Step within that epoch.
+        step: usize,
+        /// The latest complete checkpoint, if any.
+        last_good: Option<usize>,
+    },
 }
 
 /// A finished run: the trained model (validation mode) and the per-epoch metrics.
@@ -122,6 +138,7 @@ where
     BV: Batcher<I, <M as burn::train::InferenceStep>::Input> + 'static,
     <M as burn::train::TrainStep>::Input: Clone + std::fmt::Debug,
     <M as burn::train::InferenceStep>::Input: Clone + std::fmt::Debug,
+    <M as burn::train::TrainStep>::Output: burn::train::metric::Adaptor<crate::guard::LossValue>,
 {
     let steps_per_epoch = options.check(train.len(), valid.len())?;
     let optimizer = options.optimizer.init();
@@ -183,6 +200,13 @@ where
         .with_default_checkpointers()
         .with_application_logger(None);
     training = register(training);
+    let non_finite = Arc::new(Mutex::new(None));
+    let guard = crate::guard::NonFiniteGuard::new(
+        training.interrupter(),
+        options.resume_from.unwrap_or(0) + 1,
+        non_finite.clone(),
+    );
+    training = training.metric_train(guard);
     if let Some(epoch) = options.resume_from {
         training = training.checkpoint(epoch);
     }
@@ -206,6 +230,16 @@ where
         training = training.renderer(Box::new(PlainProgress::new(options.quiet)));
     }
     let result = training.launch(Learner::new(model, optimizer, scheduler));
+    if let Some(position) = *non_finite.lock().expect("guard lock") {
+        return Err(FitError::NonFinite {
+            epoch: position.epoch,
+            step: position.step,
+            last_good: latest_checkpoint(&options.dir),
+        });
+    }
+    if let Some(error) = &result.error {
+        return Err(FitError::Training(error.to_string()));
+    }
     let history = history.lock().expect("history lock").clone();
     if let Err(e) = crate::plots::plot_history(&history, &options.dir) {
         eprintln!("warning: cannot plot the metrics: {e}");

@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod classification;
 pub mod fit;
+pub mod guard;
 pub mod history;
 pub mod optim;
 pub mod plots;

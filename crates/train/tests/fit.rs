@@ -96,3 +96,38 @@ fn unet_loss_goes_down() {
         );
     }
 }
+
+#[test]
+fn non_finite_loss_stops_with_epoch_and_step() {
+    let device = Backend::Flex.device().unwrap().autodiff();
+    let dir = tempfile::tempdir().unwrap();
+    let config = ModelConfig::from_name("cifar-resnet8")
+        .unwrap()
+        .with_num_classes(2);
+    let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0);
+    let train: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(16, 1)));
+    let valid: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(8, 2)));
+    // A zero standard deviation turns the inputs into infinities: the loss is NaN at once.
+    let broken = Normalization {
+        mean: vec![0.5; 3],
+        std: vec![0.0; 3],
+    };
+    let err = fit_classifier(
+        model,
+        2,
+        train,
+        valid,
+        ClassificationBatcher::new(broken.clone(), 3),
+        ClassificationBatcher::new(broken, 3),
+        &device,
+        &options(dir.path(), 2, 0.05, OptimizerSpec::he_sgd()),
+    )
+    .err()
+    .expect("training must stop");
+    let message = err.to_string();
+    assert!(
+        message.contains("non-finite loss at epoch 1, step 1"),
+        "{message}"
+    );
+    assert!(message.contains("no epoch completed"), "{message}");
+}
