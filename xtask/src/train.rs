@@ -473,7 +473,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             train_batcher = train_batcher.with_augmentation(4, args.seed);
         }
         let result = fit_classifier(
-            ClassificationModel::new(model, args.label_smoothing),
+            ClassificationModel::new(model, args.label_smoothing).map_err(anyhow::Error::msg)?,
             classes,
             train,
             valid,

@@ -232,6 +232,10 @@ fn bad_train_arguments_are_clear_errors() {
         (vec!["train", "--optimizer", "adam"], "valid: sgd, adamw"),
         (vec!["train", "--devices", "2"], "needs a GPU backend"),
         (
+            vec!["train", "--label-smoothing", "1.5"],
+            "must be in [0, 1)",
+        ),
+        (
             vec!["train", "--dataset", "cifar10", "--data-dir", "nowhere"],
             "cifar.html",
         ),

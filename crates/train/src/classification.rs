@@ -16,19 +16,27 @@ pub struct ClassificationModel {
 }
 
 impl ClassificationModel {
-    /// Wraps `model`; U-Net is not a classifier and is refused by [`Self::forward_step`]'s caller
-    /// (see `crate::run`), which checks the task first.
-    pub fn new(model: Model, label_smoothing: f64) -> Self {
-        Self {
+    /// Wraps a classifier of the zoo; U-Net (not a classifier) and a label smoothing outside
+    /// `[0, 1)` are errors.
+    pub fn new(model: Model, label_smoothing: f64) -> Result<Self, String> {
+        if model.task() != skipnet_models::Task::Classification {
+            return Err("a segmentation model cannot be trained as a classifier".into());
+        }
+        if !(0.0..1.0).contains(&label_smoothing) {
+            return Err(format!(
+                "label smoothing {label_smoothing} must be in [0, 1)"
+            ));
+        }
+        Ok(Self {
             model,
             label_smoothing,
-        }
+        })
     }
 
     /// Logits, loss and targets of one batch.
     ///
     /// # Panics
-    /// If the wrapped model is not a classifier (the trainer checks this before training).
+    /// Never for a model built by [`Self::new`], which accepts classifiers only.
     pub fn forward_step(&self, batch: ClassificationBatch) -> ClassificationOutput {
         let logits = self
             .model

@@ -26,7 +26,7 @@ fn classifier_loss_goes_down() {
     let config = ModelConfig::from_name("cifar-resnet8")
         .unwrap()
         .with_num_classes(2);
-    let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0);
+    let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0).unwrap();
     let train: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(48, 1)));
     let valid: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(16, 2)));
     let norm = Normalization {
@@ -104,7 +104,7 @@ fn non_finite_loss_stops_with_epoch_and_step() {
     let config = ModelConfig::from_name("cifar-resnet8")
         .unwrap()
         .with_num_classes(2);
-    let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0);
+    let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0).unwrap();
     let train: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(16, 1)));
     let valid: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(8, 2)));
     // A zero standard deviation turns the inputs into infinities: the loss is NaN at once.

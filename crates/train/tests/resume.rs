@@ -30,7 +30,7 @@ fn resume_restores_the_optimiser_state() {
         let config = ModelConfig::from_name("cifar-resnet8")
             .unwrap()
             .with_num_classes(2);
-        let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0);
+        let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0).unwrap();
         let train: Arc<dyn Dataset<ClassificationItem>> =
             Arc::new(InMemDataset::new(halves(16, 1)));
         let valid: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(8, 2)));
