@@ -155,18 +155,7 @@ fn segment(model: &Model, path: &Path, output: &Path, device: &Device) -> Result
     };
     let channels = unet.in_channels();
     let raw = decode(path)?;
-    let mut image = raw.normalised();
-    if image.channels != channels {
-        let n = image.height * image.width;
-        image.data = match (image.channels, channels) {
-            (1, c) => image.data.repeat(c),
-            (k, 1) => (0..n)
-                .map(|p| (0..k).map(|ch| image.data[ch * n + p]).sum::<f32>() / k as f32)
-                .collect(),
-            _ => image.data[..n].repeat(channels),
-        };
-        image.channels = channels;
-    }
+    let image = raw.normalised().with_channels(channels);
     let (h, w) = (image.height, image.width);
     let min = 1usize << unet.depth();
     if h < min || w < min {

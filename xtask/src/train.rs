@@ -509,10 +509,7 @@ fn write_overlays(
         let item = valid.get(i).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (h, w) = (item.image.height, item.image.width);
         let channels = unet.in_channels();
-        let mut data = item.image.data.clone();
-        if item.image.channels != channels {
-            data = data[..h * w].repeat(channels);
-        }
+        let data = item.image.clone().with_channels(channels).data;
         let logits = unet.forward(Tensor::from_data(
             TensorData::new(data, [1, channels, h, w]),
             &device,

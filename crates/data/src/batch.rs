@@ -7,7 +7,6 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::image::ImageF32;
 use crate::item::{ClassificationItem, SegmentationItem};
 use crate::transform::{
     Normalization, augment_segmentation, pad_crop_flip, resize_bilinear, to_channels,
@@ -137,39 +136,6 @@ impl SegmentationBatcher {
     }
 }
 
-fn image_to_channels(image: ImageF32, channels: usize) -> ImageF32 {
-    let n = image.height * image.width;
-    match (image.channels, channels) {
-        (a, b) if a == b => image,
-        (1, c) => ImageF32 {
-            channels: c,
-            data: image.data.repeat(c),
-            ..image
-        },
-        (_, 1) => {
-            let k = image.channels as f32;
-            let data = (0..n)
-                .map(|p| {
-                    (0..image.channels)
-                        .map(|c| image.data[c * n + p])
-                        .sum::<f32>()
-                        / k
-                })
-                .collect();
-            ImageF32 {
-                channels: 1,
-                data,
-                ..image
-            }
-        }
-        (_, c) => ImageF32 {
-            channels: c,
-            data: image.data[..n].repeat(c),
-            ..image
-        },
-    }
-}
-
 impl Batcher<SegmentationItem, SegmentationBatch> for SegmentationBatcher {
     fn batch(&self, items: Vec<SegmentationItem>, device: &Device) -> SegmentationBatch {
         let mut rng = batch_rng(self.seed, &self.calls);
@@ -191,7 +157,7 @@ impl Batcher<SegmentationItem, SegmentationBatch> for SegmentationBatcher {
         let mut masks = vec![0f32; n * h * w];
         for (b, item) in items.into_iter().enumerate() {
             let (ih, iw) = (item.image.height, item.image.width);
-            let image = image_to_channels(item.image, c);
+            let image = item.image.with_channels(c);
             for ch in 0..c {
                 for y in 0..ih {
                     let src = &image.data[ch * ih * iw + y * iw..ch * ih * iw + (y + 1) * iw];
@@ -215,7 +181,7 @@ impl Batcher<SegmentationItem, SegmentationBatch> for SegmentationBatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::ImageU8;
+    use crate::image::{ImageF32, ImageU8};
 
     #[test]
     fn classification_batch_shapes_and_values() {

@@ -53,6 +53,25 @@ impl ImageF32 {
         [self.channels, self.height, self.width]
     }
 
+    /// The image with `channels` channels: grey is replicated, several channels are averaged
+    /// into one, otherwise the first channel is replicated.
+    pub fn with_channels(self, channels: usize) -> ImageF32 {
+        let n = self.height * self.width;
+        let data = match (self.channels, channels) {
+            (a, b) if a == b => return self,
+            (1, c) => self.data.repeat(c),
+            (k, 1) => (0..n)
+                .map(|p| (0..k).map(|c| self.data[c * n + p]).sum::<f32>() / k as f32)
+                .collect(),
+            (_, c) => self.data[..n].repeat(c),
+        };
+        ImageF32 {
+            channels,
+            data,
+            ..self
+        }
+    }
+
     /// Values clamped to `[0, 1]` and quantised to 8 bits.
     pub fn to_u8(&self) -> ImageU8 {
         ImageU8 {
@@ -379,6 +398,17 @@ pub fn save_png(image: &ImageU8, path: &Path) -> Result<()> {
             image::ImageFormat::Png,
         )
         .map_err(|e| DataError::decode(path, e))
+    })
+}
+
+/// Writes `contents` to `path` atomically, synced to disk before the rename.
+pub fn write_bytes_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    write_atomically(path, |tmp| {
+        let mut file = std::fs::File::create(tmp).map_err(|e| DataError::io(path, e))?;
+        file.write_all(contents)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| DataError::io(path, e))
     })
 }
 

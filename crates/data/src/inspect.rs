@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cifar::{CifarDataset, CifarKind};
 use crate::error::{DataError, Result};
-use crate::folder::{ImageFolder, images_in};
+use crate::folder::ImageFolder;
 use crate::idx::{self, IdxDataset};
 use crate::item::Split;
 use crate::segmentation::SegmentationFolder;
@@ -222,11 +222,10 @@ pub fn inspect(path: &Path, format: Option<Format>) -> Result<Report> {
             let folder = ImageFolder::open(path, 3, None)?;
             report.classes = folder.classes().to_vec();
             let mut shapes = std::collections::BTreeSet::new();
-            for (i, (image_path, _)) in folder.entries().iter().enumerate() {
+            for (image_path, _) in folder.entries() {
                 let raw = crate::image::decode(image_path)?;
                 shapes.insert([raw.colour_channels(), raw.height, raw.width]);
                 report.dtype = format!("u{}", raw.bit_depth());
-                let _ = i;
             }
             report.shape = (shapes.len() == 1).then(|| *shapes.iter().next().expect("one shape"));
             let labels = folder.entries().iter().map(|(_, l)| *l);
@@ -305,9 +304,4 @@ impl fmt::Display for Report {
         }
         Ok(())
     }
-}
-
-/// Image files of a folder (re-exported for tools).
-pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
-    images_in(dir)
 }

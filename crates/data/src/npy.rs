@@ -145,9 +145,7 @@ pub fn encode(array: &NpyArray) -> Vec<u8> {
 
 /// Writes a `.npy` file atomically.
 pub fn write(array: &NpyArray, path: &Path) -> Result<()> {
-    crate::image::write_atomically(path, |tmp| {
-        std::fs::write(tmp, encode(array)).map_err(|e| DataError::io(path, e))
-    })
+    crate::image::write_bytes_atomically(path, &encode(array))
 }
 
 #[cfg(test)]

@@ -200,25 +200,7 @@ impl SegmentationFolder {
         let raw = decode(image_path)?;
         let mut image = raw.normalised();
         if let Some(c) = self.channels {
-            image = match (image.channels, c) {
-                (1, 3) => crate::image::ImageF32 {
-                    channels: 3,
-                    data: image.data.repeat(3),
-                    ..image
-                },
-                (3, 1) => {
-                    let n = image.height * image.width;
-                    let data = (0..n)
-                        .map(|p| (image.data[p] + image.data[n + p] + image.data[2 * n + p]) / 3.0)
-                        .collect();
-                    crate::image::ImageF32 {
-                        channels: 1,
-                        data,
-                        ..image
-                    }
-                }
-                _ => image,
-            };
+            image = image.with_channels(c);
         }
         let (h, w) = (raw.height, raw.width);
         let check = |mask_path: &Path, mh: usize, mw: usize| -> Result<()> {

@@ -363,28 +363,24 @@ pub fn save_model<M: burn::module::Module>(
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let bpk = dir.join(format!("{stem}.bpk"));
     let st = dir.join(format!("{stem}.safetensors"));
-    let tmp_bpk = dir.join(format!(".{stem}.bpk.{}.tmp", std::process::id()));
-    let tmp_st = dir.join(format!(".{stem}.safetensors.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut store = BurnpackStore::from_file(&tmp_bpk)
+    let failed =
+        |path: &std::path::Path, e: &dyn std::fmt::Display| skipnet_data::DataError::Decode {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+    skipnet_data::image::write_atomically(&bpk, |tmp| {
+        let mut store = BurnpackStore::from_file(tmp)
             .auto_extension(false)
             .overwrite(true);
-        model
-            .save_into(&mut store)
-            .map_err(|e| format!("cannot write {}: {e}", bpk.display()))?;
-        let mut store = SafetensorsStore::from_file(&tmp_st).skip_enum_variants(true);
-        model
-            .save_into(&mut store)
-            .map_err(|e| format!("cannot write {}: {e}", st.display()))?;
-        std::fs::rename(&tmp_bpk, &bpk)
-            .map_err(|e| format!("cannot write {}: {e}", bpk.display()))?;
-        std::fs::rename(&tmp_st, &st).map_err(|e| format!("cannot write {}: {e}", st.display()))
-    })();
-    if result.is_err() {
-        std::fs::remove_file(&tmp_bpk).ok();
-        std::fs::remove_file(&tmp_st).ok();
-    }
-    result.map(|_| [bpk, st])
+        model.save_into(&mut store).map_err(|e| failed(&bpk, &e))
+    })
+    .map_err(|e| format!("cannot write {}: {e}", bpk.display()))?;
+    skipnet_data::image::write_atomically(&st, |tmp| {
+        let mut store = SafetensorsStore::from_file(tmp).skip_enum_variants(true);
+        model.save_into(&mut store).map_err(|e| failed(&st, &e))
+    })
+    .map_err(|e| format!("cannot write {}: {e}", st.display()))?;
+    Ok([bpk, st])
 }
 
 /// Loads weights into `model` from a Burn record (`.bpk`) or safetensors file. Missing keys,

@@ -2,8 +2,7 @@
 //! writes them as CSV (atomically, after every epoch) and prints one readable line per epoch.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use burn::train::logger::MetricLogger;
@@ -137,26 +136,8 @@ pub fn to_csv(history: &[EpochRecord]) -> String {
     out
 }
 
-/// Writes `contents` to `path` through a temporary file and a rename.
-pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        std::fs::remove_file(&tmp).ok();
-    }
-    result
-}
+/// Writes `contents` to `path` through a temporary file, synced, and a rename.
+pub use skipnet_data::image::write_bytes_atomically as write_atomically;
 
 /// The burn-train logger behind [`History`].
 pub struct HistoryLogger {

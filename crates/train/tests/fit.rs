@@ -7,40 +7,25 @@ mod common;
 use std::sync::Arc;
 
 use burn::data::dataset::{Dataset, InMemDataset};
-use skipnet_data::batch::{ClassificationBatcher, SegmentationBatcher};
+use skipnet_data::SegmentationItem;
+use skipnet_data::batch::SegmentationBatcher;
 use skipnet_data::synthetic::SyntheticCells;
-use skipnet_data::transform::Normalization;
-use skipnet_data::{ClassificationItem, SegmentationItem};
-use skipnet_models::{ModelConfig, UNetConfig};
-use skipnet_train::classification::ClassificationModel;
+use skipnet_models::UNetConfig;
 use skipnet_train::optim::OptimizerSpec;
 use skipnet_train::segmentation::SegmentationModel;
-use skipnet_train::{Backend, FitOptions, fit_classifier, fit_segmenter};
+use skipnet_train::{Backend, FitOptions, fit_segmenter};
 
-use common::{halves, options};
+use common::{fit_halves, options};
 
 #[test]
 fn classifier_loss_goes_down() {
     let device = Backend::Flex.device().unwrap().autodiff();
     let dir = tempfile::tempdir().unwrap();
-    let config = ModelConfig::from_name("cifar-resnet8")
-        .unwrap()
-        .with_num_classes(2);
-    let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0).unwrap();
-    let train: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(48, 1)));
-    let valid: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(16, 2)));
-    let norm = Normalization {
-        mean: vec![0.5; 3],
-        std: vec![0.25; 3],
-    };
-    let result = fit_classifier(
-        model,
-        2,
-        train,
-        valid,
-        ClassificationBatcher::new(norm.clone(), 3),
-        ClassificationBatcher::new(norm, 3),
+    let result = fit_halves(
         &device,
+        48,
+        16,
+        0.25,
         &options(dir.path(), 4, 0.05, OptimizerSpec::he_sgd()),
     )
     .unwrap();
@@ -101,25 +86,12 @@ fn unet_loss_goes_down() {
 fn non_finite_loss_stops_with_epoch_and_step() {
     let device = Backend::Flex.device().unwrap().autodiff();
     let dir = tempfile::tempdir().unwrap();
-    let config = ModelConfig::from_name("cifar-resnet8")
-        .unwrap()
-        .with_num_classes(2);
-    let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0).unwrap();
-    let train: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(16, 1)));
-    let valid: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(8, 2)));
     // A zero standard deviation turns the inputs into infinities: the loss is NaN at once.
-    let broken = Normalization {
-        mean: vec![0.5; 3],
-        std: vec![0.0; 3],
-    };
-    let err = fit_classifier(
-        model,
-        2,
-        train,
-        valid,
-        ClassificationBatcher::new(broken.clone(), 3),
-        ClassificationBatcher::new(broken, 3),
+    let err = fit_halves(
         &device,
+        16,
+        8,
+        0.0,
         &options(dir.path(), 2, 0.05, OptimizerSpec::he_sgd()),
     )
     .err()

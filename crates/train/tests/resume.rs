@@ -4,18 +4,10 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use burn::data::dataset::{Dataset, InMemDataset};
-use skipnet_data::ClassificationItem;
-use skipnet_data::batch::ClassificationBatcher;
-use skipnet_data::transform::Normalization;
-use skipnet_models::ModelConfig;
-use skipnet_train::classification::ClassificationModel;
 use skipnet_train::optim::OptimizerSpec;
-use skipnet_train::{Backend, FitOptions, fit_classifier};
+use skipnet_train::{Backend, FitOptions};
 
-use common::{halves, options};
+use common::{fit_halves, options};
 
 /// Resuming restores the optimiser: with one full batch per epoch (so data order cannot
 /// matter), 1 epoch + resume to 3 ends where 3 uninterrupted epochs end. SGD momentum makes the
@@ -27,34 +19,12 @@ fn resume_restores_the_optimiser_state() {
         // would share its batch-norm running statistics between runs).
         let device = Backend::Flex.device().unwrap().autodiff();
         device.seed(7);
-        let config = ModelConfig::from_name("cifar-resnet8")
-            .unwrap()
-            .with_num_classes(2);
-        let model = ClassificationModel::new(config.init(&device).unwrap(), 0.0).unwrap();
-        let train: Arc<dyn Dataset<ClassificationItem>> =
-            Arc::new(InMemDataset::new(halves(16, 1)));
-        let valid: Arc<dyn Dataset<ClassificationItem>> = Arc::new(InMemDataset::new(halves(8, 2)));
-        let norm = Normalization {
-            mean: vec![0.5; 3],
-            std: vec![0.25; 3],
-        };
         let options = FitOptions {
             batch_size: 16,
             resume_from,
             ..options(dir, epochs, 0.05, OptimizerSpec::he_sgd())
         };
-        fit_classifier(
-            model,
-            2,
-            train,
-            valid,
-            ClassificationBatcher::new(norm.clone(), 3),
-            ClassificationBatcher::new(norm, 3),
-            &device,
-            &options,
-        )
-        .unwrap()
-        .history
+        fit_halves(&device, 16, 8, 0.25, &options).unwrap().history
     };
     let straight = tempfile::tempdir().unwrap();
     let a = run(straight.path(), 3, None);

@@ -6,9 +6,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
-use burn::nn::pool::MaxPool2dConfig;
 use burn::tensor::activation::relu;
-use burn::tensor::ops::PadMode;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::{MaxPoolOptions, PadMode};
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{
@@ -105,10 +105,7 @@ impl Projection {
 pub fn zero_pad_shortcut(x: Tensor<4>, out_channels: usize, stride: usize) -> Tensor<4> {
     let x = if stride > 1 {
         // A 1×1 max pool with stride s is exactly `x[:, :, ::s, ::s]`.
-        MaxPool2dConfig::new([1, 1])
-            .with_strides([stride, stride])
-            .init()
-            .forward(x)
+        max_pool2d(x, MaxPoolOptions::new([1, 1]).with_stride([stride, stride]))
     } else {
         x
     };

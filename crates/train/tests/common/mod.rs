@@ -1,11 +1,19 @@
 //! Tiny learnable data and run options shared by the training tests.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
+use burn::data::dataset::{Dataset, InMemDataset};
+use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
 use skipnet_data::ClassificationItem;
+use skipnet_data::batch::ClassificationBatcher;
 use skipnet_data::image::ImageU8;
-use skipnet_train::FitOptions;
+use skipnet_data::transform::Normalization;
+use skipnet_models::ModelConfig;
+use skipnet_train::classification::ClassificationModel;
 use skipnet_train::optim::{OptimizerSpec, ScheduleSpec};
+use skipnet_train::{FitError, FitOptions, FitResult, fit_classifier};
 
 /// Class 0: a bright left half; class 1: a bright right half; both noisy.
 pub fn halves(n: usize, seed: u64) -> Vec<ClassificationItem> {
@@ -55,4 +63,37 @@ pub fn options(
         devices: Vec::new(),
         ddp: false,
     }
+}
+
+/// Trains a fresh two-class CIFAR ResNet-8 (initialised on `device`) on `train_len` / `valid_len`
+/// items of [`halves`], normalised with mean 0.5 and standard deviation `std`.
+pub fn fit_halves(
+    device: &Device,
+    train_len: usize,
+    valid_len: usize,
+    std: f32,
+    options: &FitOptions,
+) -> Result<FitResult<ClassificationModel>, FitError> {
+    let config = ModelConfig::from_name("cifar-resnet8")
+        .unwrap()
+        .with_num_classes(2);
+    let model = ClassificationModel::new(config.init(device).unwrap(), 0.0).unwrap();
+    let train: Arc<dyn Dataset<ClassificationItem>> =
+        Arc::new(InMemDataset::new(halves(train_len, 1)));
+    let valid: Arc<dyn Dataset<ClassificationItem>> =
+        Arc::new(InMemDataset::new(halves(valid_len, 2)));
+    let norm = Normalization {
+        mean: vec![0.5; 3],
+        std: vec![std; 3],
+    };
+    fit_classifier(
+        model,
+        2,
+        train,
+        valid,
+        ClassificationBatcher::new(norm.clone(), 3),
+        ClassificationBatcher::new(norm, 3),
+        device,
+        options,
+    )
 }
