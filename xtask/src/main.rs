@@ -1,9 +1,11 @@
 //! `cargo xtask`: skipnet's command line.
 
 mod data;
+mod import;
 mod predict;
 mod summary;
 mod train;
+mod weights;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,9 @@ enum Command {
     Data(data::DataCommand),
     /// Run a trained model on images or on a raw NCHW float32 .npy tensor.
     Predict(predict::PredictArgs),
+    /// Convert weights: PyTorch .pth/.safetensors ↔ Burn .bpk, or any zoo model to
+    /// safetensors with torchvision's key names.
+    Import(import::ImportArgs),
     /// Train a network (the main job; runs on built-in data with no arguments).
     Train(train::TrainArgs),
 }
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
         Command::Data(command) => data::run(&command),
         Command::Train(args) => train::run(&args),
         Command::Predict(args) => predict::run(&args),
+        Command::Import(args) => import::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

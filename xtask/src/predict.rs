@@ -9,17 +9,15 @@ use clap::Args;
 use skipnet_data::image::{ImageU8, decode, save_png};
 use skipnet_data::npy::{self, NpyArray};
 use skipnet_data::transform::{Normalization, resize_bilinear, to_channels};
-use skipnet_models::{Model, ModelConfig, Task};
+use skipnet_models::{Model, Task};
 use skipnet_train::Backend;
-use skipnet_train::fit::load_model;
+
+use crate::weights::{ModelArgs, Recipe};
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// Architecture (when --weights is a run folder, its config.json decides).
-    arch: String,
-    /// A run folder (uses its config.json and model.bpk), a `.bpk` or a `.safetensors` file.
-    #[arg(long)]
-    weights: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Images to classify (top-5 printed), or, for unet, one image to segment.
     #[arg(long, num_args = 1..)]
     image: Vec<PathBuf>,
@@ -32,64 +30,9 @@ pub struct PredictArgs {
     /// Mask PNG to write (unet).
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Classes of the weights (when not a run folder).
-    #[arg(long)]
-    num_classes: Option<usize>,
-    /// Input shape C,H,W of the weights (when not a run folder).
-    #[arg(long)]
-    in_channels: Option<usize>,
     /// flex, ndarray, wgpu or cuda (must be compiled in).
     #[arg(long, default_value = "flex")]
     backend: String,
-}
-
-/// What the run folder's config.json says about the model.
-struct Recipe {
-    config: ModelConfig,
-    weights: PathBuf,
-    input: Option<[usize; 3]>,
-    normalization: Option<Normalization>,
-}
-
-fn recipe(args: &PredictArgs) -> Result<Recipe> {
-    if args.weights.is_dir() {
-        let path = args.weights.join("config.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid JSON", path.display()))?;
-        let config: ModelConfig = serde_json::from_value(json["model"].clone())
-            .with_context(|| format!("{}: no valid `model` entry", path.display()))?;
-        let input = serde_json::from_value(json["input"].clone()).ok();
-        let normalization = serde_json::from_value(json["normalization"].clone()).ok();
-        return Ok(Recipe {
-            config,
-            weights: args.weights.join("model.bpk"),
-            input,
-            normalization,
-        });
-    }
-    let mut config = ModelConfig::from_name(&args.arch)?;
-    if let Some(n) = args.num_classes {
-        config = config.with_num_classes(n);
-    }
-    if let Some(c) = args.in_channels {
-        let [_, h, w] = config.default_input();
-        config = config.with_input([c, h, w]);
-    }
-    Ok(Recipe {
-        config,
-        weights: args.weights.clone(),
-        input: None,
-        normalization: None,
-    })
-}
-
-fn load(args: &PredictArgs, device: &Device) -> Result<(Model, Recipe)> {
-    let recipe = recipe(args)?;
-    let model = recipe.config.init(device)?;
-    let model = load_model(model, &recipe.weights).map_err(anyhow::Error::msg)?;
-    Ok((model, recipe))
 }
 
 fn run_raw(model: &Model, input: Tensor<4>) -> Result<(Vec<usize>, Vec<f32>)> {
@@ -217,7 +160,7 @@ fn segment(model: &Model, path: &Path, output: &Path, device: &Device) -> Result
 pub fn run(args: &PredictArgs) -> Result<()> {
     let backend: Backend = args.backend.parse()?;
     let device = backend.device()?;
-    let (model, recipe) = load(args, &device)?;
+    let (model, recipe) = args.model.load(&device)?;
     let model = model.valid();
     if let Some(input) = &args.input_npy {
         let Some(output) = &args.output_npy else {

@@ -394,7 +394,7 @@ fn predict_round_trips_a_trained_model() {
     .unwrap();
     let config: ModelConfig = serde_json::from_value(config["model"].clone()).unwrap();
     let model = config.init(&device).unwrap();
-    let model = skipnet_train::fit::load_model(model, &dir.path().join("runs/p/model.bpk"))
+    let model = skipnet_models::interop::load_weights(model, &dir.path().join("runs/p/model.bpk"))
         .unwrap()
         .valid();
     let x = Tensor::from_data(TensorData::new(input.data.clone(), [2, 3, 32, 32]), &device);
@@ -446,7 +446,7 @@ fn predict_round_trips_a_trained_model() {
     );
     assert!(!out.status.success());
     assert!(
-        text(&out).contains("missing keys: CifarResNet.layer1.1.bn1.beta"),
+        text(&out).contains("missing keys (60): CifarResNet.layer1.1.bn1.beta"),
         "{}",
         text(&out)
     );
@@ -536,4 +536,83 @@ fn predict_writes_a_mask_of_the_image_size() {
         .filter(|&&v| v != 0 && v != 255)
         .count();
     assert_eq!(nonbinary, 0);
+}
+
+/// `import` and `predict` take PyTorch weights directly: the committed parity fixture
+/// (cifar-resnet20, a pickled state_dict) through predict gives PyTorch's logits, and
+/// `.pth → .bpk → .safetensors` conversions keep every value.
+#[test]
+fn import_and_predict_take_pytorch_weights() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/models/tests/fixtures/interop/cifar-resnet20");
+    let dir = tempfile::tempdir().unwrap();
+    let weights = fixture.join("weights.pth");
+    let input = fixture.join("input.npy");
+    let expected = skipnet_data::npy::read(&fixture.join("expected.npy")).unwrap();
+    let predict = |weights: &Path, name: &str| -> Vec<f32> {
+        let output = dir.path().join(name);
+        let out = xtask(
+            &[
+                "predict",
+                "cifar-resnet20",
+                "--weights",
+                weights.to_str().unwrap(),
+                "--input-npy",
+                input.to_str().unwrap(),
+                "--output-npy",
+                output.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let got = skipnet_data::npy::read(&output).unwrap();
+        assert_eq!(got.shape, expected.shape);
+        got.data
+    };
+    let max_diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let from_pth = predict(&weights, "pth.npy");
+    assert!(max_diff(&from_pth, &expected.data) <= 1e-4);
+
+    let bpk = dir.path().join("c20.bpk");
+    let st = dir.path().join("c20.safetensors");
+    for (from, to) in [(&weights, &bpk), (&bpk, &st)] {
+        let out = xtask(
+            &[
+                "import",
+                "cifar-resnet20",
+                "--weights",
+                from.to_str().unwrap(),
+                "--out",
+                to.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    assert_eq!(predict(&bpk, "bpk.npy"), from_pth);
+    assert_eq!(predict(&st, "st.npy"), from_pth);
+
+    // Wrong architecture: a clear error naming keys, non-zero exit.
+    let out = xtask(
+        &[
+            "import",
+            "cifar-resnet8",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--out",
+            dir.path().join("x.bpk").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("unexpected keys"), "{}", text(&out));
+    assert!(
+        !dir.path().join("x.bpk").exists(),
+        "nothing written on error"
+    );
 }

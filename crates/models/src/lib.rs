@@ -10,6 +10,7 @@ pub mod cifar;
 pub mod densenet;
 pub mod error;
 pub mod highway;
+pub mod interop;
 pub mod layers;
 pub mod params;
 pub mod registry;

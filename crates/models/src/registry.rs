@@ -337,6 +337,19 @@ pub enum Model {
 }
 
 impl Model {
+    /// The model family, for messages: `resnet`, `cifar-resnet`, `densenet`, `unet`,
+    /// `highway-mlp` or `highway-conv`.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Model::ResNet(_) => "resnet",
+            Model::CifarResNet(_) => "cifar-resnet",
+            Model::DenseNet(_) => "densenet",
+            Model::UNet(_) => "unet",
+            Model::HighwayMlp(_) => "highway-mlp",
+            Model::HighwayConv(_) => "highway-conv",
+        }
+    }
+
     /// Classification or segmentation.
     pub fn task(&self) -> Task {
         match self {
