@@ -17,6 +17,7 @@ Needs torch, torchvision, numpy and safetensors; not run in CI. Usage:
 
     python3 scripts/make_parity_fixtures.py            # the small fixtures
     python3 scripts/make_parity_fixtures.py --full     # the full-size ones
+    python3 scripts/make_parity_fixtures.py --keys     # torchvision's key lists
 """
 
 import argparse
@@ -311,10 +312,31 @@ def full(manifest):
         write_case(out, manifest, arch, model, (2, 3, 224, 224), "pth", arch, seed=11)
 
 
+TORCHVISION_ARCHS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+                     "resnext50_32x4d", "wide_resnet50_2", "densenet121", "densenet161",
+                     "densenet169", "densenet201"]
+
+
+def keys():
+    """torchvision's state_dict keys and shapes of every ImageNet architecture of the zoo."""
+    out = os.path.join(SMALL_DIR, "torchvision-keys")
+    os.makedirs(out, exist_ok=True)
+    for arch in TORCHVISION_ARCHS:
+        model = getattr(torchvision.models, arch)(weights=None)
+        with open(os.path.join(out, f"{arch}.txt"), "w") as f:
+            for k, v in model.state_dict().items():
+                f.write(f"{k} {list(v.shape)}\n")
+        print(f"{arch}: {len(model.state_dict())} keys")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="torchvision's full-size models")
+    parser.add_argument("--keys", action="store_true",
+                        help="only torchvision's key lists (torchvision-keys/*.txt)")
     args = parser.parse_args()
+    if args.keys:
+        return keys()
     out = FULL_DIR if args.full else SMALL_DIR
     torch.set_num_threads(2)
     manifest = {}

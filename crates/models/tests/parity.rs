@@ -148,3 +148,35 @@ fn exported_safetensors_load_back_identically() {
         assert_eq!(max_abs_diff(&a, &b), 0.0, "{arch}");
     }
 }
+
+/// Every ImageNet architecture exports exactly torchvision's state_dict keys and shapes (the
+/// lists are written by `make_parity_fixtures.py --keys`), so torchvision checkpoints of each
+/// load and exports load back into torchvision.
+#[test]
+fn every_imagenet_architecture_has_torchvisions_keys() {
+    let dir = fixtures("interop/torchvision-keys");
+    let device = Device::flex();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let arch = path.file_stem().unwrap().to_str().unwrap().to_string();
+        let model = ModelConfig::from_name(&arch)
+            .unwrap()
+            .init(&device)
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut torch: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains("num_batches_tracked"))
+            .collect();
+        let mut ours: Vec<String> = torch_state_dict_shapes(&model)
+            .into_iter()
+            .map(|(k, s)| format!("{k} {s:?}"))
+            .collect();
+        torch.sort();
+        ours.sort();
+        assert_eq!(ours, torch, "{arch}");
+        checked += 1;
+    }
+    assert_eq!(checked, 11);
+}
