@@ -99,6 +99,9 @@ pub struct TrainArgs {
     /// U-Net base width (64 = the paper's network).
     #[arg(long)]
     width: Option<usize>,
+    /// U-Net levels (4 = the paper's network); the images need at least 2^depth pixels a side.
+    #[arg(long)]
+    unet_depth: Option<usize>,
     /// Data-loading threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -232,6 +235,35 @@ fn segmentation_data(args: &TrainArgs, root: &Path) -> Result<SegData> {
     })
 }
 
+/// Training and validation datasets.
+type TrainValid<I> = (Arc<dyn Dataset<I>>, Arc<dyn Dataset<I>>);
+
+/// `--train-size` / `--valid-size` on data read from disk: a seeded random subset of that many
+/// items (the synthetic datasets are generated at the asked size already).
+fn limit_sizes<I: Send + Sync + 'static>(
+    args: &TrainArgs,
+    train: Arc<dyn Dataset<I>>,
+    valid: Arc<dyn Dataset<I>>,
+) -> Result<TrainValid<I>> {
+    let limit = |data: Arc<dyn Dataset<I>>, size: Option<usize>, seed: u64| -> Result<_> {
+        Ok(match size {
+            Some(n) if n < data.len() => {
+                let mut indices = skipnet_data::split::shuffled_indices(data.len(), seed);
+                indices.truncate(n);
+                Arc::new(Subset::new(data, indices)?) as Arc<dyn Dataset<I>>
+            }
+            _ => data,
+        })
+    };
+    if args.dataset.starts_with("synthetic") {
+        return Ok((train, valid));
+    }
+    Ok((
+        limit(train, args.train_size, args.seed)?,
+        limit(valid, args.valid_size, args.seed ^ 0x5EED)?,
+    ))
+}
+
 fn normalization(
     args: &TrainArgs,
     train: &dyn Dataset<ClassificationItem>,
@@ -337,10 +369,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     let name = run_name(args, &arch);
     let dir = args.out.join(&name);
-    let resume_from = skipnet_train::fit::latest_checkpoint(&dir);
+    let resume_from = if args.resume {
+        let (good, rejected) = skipnet_train::fit::latest_good_checkpoint(&dir);
+        for line in rejected {
+            eprintln!("warning: {line}");
+        }
+        good
+    } else {
+        skipnet_train::fit::latest_checkpoint(&dir)
+    };
     match (args.resume, resume_from) {
         (true, None) => bail!(
-            "nothing to resume: {} has no complete checkpoint",
+            "nothing to resume: {} has no complete, readable checkpoint",
             dir.join("checkpoint").display()
         ),
         (false, Some(epoch)) => bail!(
@@ -350,8 +390,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         (true, Some(epoch)) => println!("resuming {} after epoch {epoch}", dir.display()),
         (false, None) => {}
     }
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create run folder {}", dir.display()))?;
+    let params = config.init(&device)?.trainable_params();
+    skipnet_train::preflight::check_run_folder(
+        &dir,
+        skipnet_train::preflight::bytes_needed(params),
+    )
+    .map_err(anyhow::Error::msg)?;
     let options = FitOptions {
         dir: dir.clone(),
         epochs: args.epochs,
@@ -377,6 +421,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let (history, model_files): (Vec<EpochRecord>, [PathBuf; 2]);
     if segmentation {
         let (train, valid, channels) = segmentation_data(args, &root)?;
+        let (train, valid) = limit_sizes(args, train, valid)?;
         let ModelConfig::UNet(unet) = config else {
             unreachable!("checked above")
         };
@@ -384,9 +429,21 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             in_channels: channels,
             out_channels: 1,
             base_width: args.width.unwrap_or(unet.base_width),
+            depth: args.unet_depth.unwrap_or(unet.depth),
             ..unet
         };
         config = ModelConfig::UNet(unet.clone());
+        config.validate()?;
+        let net = unet.init(&device);
+        // The smallest image the network will see: the crop, or the first training image.
+        let side = match (args.dataset.as_str(), args.image_size) {
+            ("seg-folder", Some(crop)) => [crop, crop],
+            _ => train
+                .get(0)
+                .map(|item| [item.image.height, item.image.width])
+                .unwrap_or([0, 0]),
+        };
+        net.check_input([channels, side[0], side[1]])?;
         write_config(
             &dir,
             args,
@@ -399,9 +456,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             None,
             None,
         )?;
-        let model = SegmentationModel {
-            unet: unet.init(&device),
-        };
+        let model = SegmentationModel { unet: net };
         println!(
             "training {arch} ({} parameters) on {} ({} train / {} valid) with {backend}",
             skipnet_models::trainable_params(&model.unet),
@@ -442,6 +497,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         history = result.history;
     } else {
         let (train, valid, input, classes) = classification_data(args, &root)?;
+        let (train, valid) = limit_sizes(args, train, valid)?;
         config = config.with_input(input).with_num_classes(classes);
         let norm = normalization(args, train.as_ref())?;
         write_config(
@@ -457,6 +513,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             Some(&norm),
         )?;
         let model = config.init(&device)?;
+        // Input too small for the network (or of the wrong shape): an error now, not mid-epoch.
+        model.summary(&arch, input)?;
         println!(
             "training {arch} ({} parameters) on {} ({} train / {} valid, {classes} classes) with {backend}",
             model.trainable_params(),

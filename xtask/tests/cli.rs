@@ -1,24 +1,10 @@
 //! The command line end to end: `summary`, `data`, `train` — outputs and error exits.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn xtask(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("SKIPNET_DATA")
-        .output()
-        .expect("run xtask")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::{text, xtask};
 
 #[test]
 fn summary_json_reports_exact_parameters() {
@@ -225,6 +211,32 @@ fn bad_train_arguments_are_clear_errors() {
             "valid datasets: synthetic-shapes",
         ),
         (vec!["train", "--batch-size", "0"], "at least 1"),
+        (
+            vec![
+                "train",
+                "--arch",
+                "unet",
+                "--dataset",
+                "synthetic-cells",
+                "--image-size",
+                "32",
+                "--unet-depth",
+                "6",
+            ],
+            "at least 64×64 pixels for depth 6",
+        ),
+        (
+            vec![
+                "train",
+                "--arch",
+                "unet",
+                "--dataset",
+                "synthetic-cells",
+                "--unet-depth",
+                "0",
+            ],
+            "between 1 and 8 levels",
+        ),
         (
             vec!["train", "--backend", "tpu"],
             "valid backends: flex, ndarray, wgpu, cuda",

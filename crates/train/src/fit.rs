@@ -333,23 +333,76 @@ where
     )
 }
 
-/// The latest epoch whose model, optimiser and scheduler checkpoints are all in `dir/checkpoint`.
+/// The latest epoch whose model, optimiser and scheduler checkpoints are all in `dir/checkpoint`
+/// (present, not verified; see [`latest_good_checkpoint`]).
 pub fn latest_checkpoint(dir: &std::path::Path) -> Option<usize> {
+    checkpoint_epochs(dir).into_iter().next()
+}
+
+/// Epochs with all three checkpoint files, latest first.
+fn checkpoint_epochs(dir: &std::path::Path) -> Vec<usize> {
     let folder = dir.join("checkpoint");
-    let epochs = std::fs::read_dir(&folder).ok()?.filter_map(|entry| {
-        let name = entry.ok()?.file_name().into_string().ok()?;
-        name.strip_prefix("model-")?
-            .strip_suffix(".bpk")?
-            .parse::<usize>()
-            .ok()
-    });
-    epochs
+    let Ok(entries) = std::fs::read_dir(&folder) else {
+        return Vec::new();
+    };
+    let mut epochs: Vec<usize> = entries
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse::<usize>()
+                .ok()
+        })
         .filter(|epoch| {
             ["optim", "scheduler"]
                 .iter()
                 .all(|part| folder.join(format!("{part}-{epoch}.bpk")).is_file())
         })
-        .max()
+        .collect();
+    epochs.sort_unstable_by(|a, b| b.cmp(a));
+    epochs
+}
+
+/// Reads the model, optimiser and scheduler checkpoints of `epoch` completely (the records
+/// burn-train would restore, every tensor's bytes included): `Err` names the first file that is
+/// truncated or corrupt.
+pub fn verify_checkpoint(dir: &std::path::Path, epoch: usize) -> Result<(), String> {
+    use burn::store::burn_pack::Reader;
+    let folder = dir.join("checkpoint");
+    for part in ["model", "optim", "scheduler"] {
+        let path = folder.join(format!("{part}-{epoch}.bpk"));
+        let check = || -> Result<(), String> {
+            let tensors = Reader::from_file(&path)
+                .and_then(|r| r.into_tensors())
+                .map_err(|e| e.to_string())?;
+            for tensor in tensors {
+                let name = tensor.name.clone();
+                tensor
+                    .to_bytes()
+                    .map_err(|e| format!("tensor {name}: {e}"))?;
+            }
+            Ok(())
+        };
+        let result = std::panic::catch_unwind(check)
+            .unwrap_or_else(|_| Err("the reader panicked on it".to_string()));
+        result.map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The latest checkpoint that [`verify_checkpoint`] accepts, and a line for each later one that
+/// it rejected (what was wrong, and that an earlier one is used instead).
+pub fn latest_good_checkpoint(dir: &std::path::Path) -> (Option<usize>, Vec<String>) {
+    let mut rejected = Vec::new();
+    for epoch in checkpoint_epochs(dir) {
+        match verify_checkpoint(dir, epoch) {
+            Ok(()) => return (Some(epoch), rejected),
+            Err(e) => rejected.push(format!(
+                "checkpoint of epoch {epoch} is unreadable ({e}); falling back to an earlier one"
+            )),
+        }
+    }
+    (None, rejected)
 }
 
 /// Saves `model` as a Burn record (`<stem>.bpk`) and as safetensors (`<stem>.safetensors`),

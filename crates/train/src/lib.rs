@@ -10,6 +10,7 @@ pub mod guard;
 pub mod history;
 pub mod optim;
 pub mod plots;
+pub mod preflight;
 pub mod progress;
 pub mod segmentation;
 
