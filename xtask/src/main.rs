@@ -1,6 +1,8 @@
 //! `cargo xtask`: skipnet's command line.
 
+mod bench;
 mod data;
+mod experiment;
 mod import;
 mod predict;
 mod summary;
@@ -35,6 +37,11 @@ enum Command {
     /// Convert weights: PyTorch .pth/.safetensors ↔ Burn .bpk, or any zoo model to
     /// safetensors with torchvision's key names.
     Import(import::ImportArgs),
+    /// The exercises and the degradation experiment: report.md, CSV and plots.
+    #[command(subcommand)]
+    Experiment(experiment::ExperimentCommand),
+    /// Training-step and inference throughput, optionally beside PyTorch.
+    Bench(bench::BenchArgs),
     /// Train a network (the main job; runs on built-in data with no arguments).
     Train(train::TrainArgs),
 }
@@ -48,6 +55,8 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Predict(args) => predict::run(&args),
         Command::Import(args) => import::run(&args),
+        Command::Experiment(command) => experiment::run(&command),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -112,11 +112,14 @@ pub struct TrainArgs {
     /// --epochs if it had finished).
     #[arg(long)]
     resume: bool,
+    /// No per-step progress (a line per run only); what experiments use.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// The backend to train on; re-runs this command with the right cargo feature when the
 /// current build does not include it.
-fn select_backend(name: &str) -> Result<Option<Backend>> {
+pub(crate) fn select_backend(name: &str) -> Result<Option<Backend>> {
     let backend: Backend = name.parse()?;
     if backend.is_compiled() {
         return Ok(Some(backend));
@@ -141,7 +144,7 @@ fn select_backend(name: &str) -> Result<Option<Backend>> {
         .status()
         .context("cannot run cargo to build the requested backend")?;
     if !status.success() {
-        bail!("training with --backend {name} failed ({status})");
+        bail!("the command with --backend {name} failed ({status})");
     }
     Ok(None)
 }
@@ -406,7 +409,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         warmup_epochs: args.warmup_epochs,
         seed: args.seed,
         num_workers: args.workers.max(1),
-        quiet: false,
+        quiet: args.quiet,
         resume_from,
         // CUDA has the collective operations DDP needs; other GPU backends use burn-train's
         // multi-device strategy.
@@ -560,16 +563,29 @@ fn write_overlays(
     valid: &dyn Dataset<SegmentationItem>,
     dir: &Path,
 ) -> Result<usize> {
+    let count = valid.len().min(8);
+    score_masks(unet, valid, Some((dir, "valid", count)))?;
+    Ok(count)
+}
+
+/// Runs `unet` on every item of `data` and returns each item's pixel counts `[TP, FP, FN, TN]`
+/// (prediction: logit > 0); with `overlays = (dir, prefix, n)`, also saves the first `n` as
+/// overlay PNGs `dir/{prefix}_{i:03}.png` (grey image, TP yellow, FP red, FN green).
+pub(crate) fn score_masks(
+    unet: &skipnet_models::UNet,
+    data: &dyn Dataset<SegmentationItem>,
+    overlays: Option<(&Path, &str, usize)>,
+) -> Result<Vec<[f64; 4]>> {
     use burn::tensor::{Tensor, TensorData};
     let device = unet.out.weight.val().device();
-    let count = valid.len().min(8);
-    for i in 0..count {
-        let item = valid.get(i).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut scores = Vec::with_capacity(data.len());
+    for i in 0..data.len() {
+        let item = data.get(i).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (h, w) = (item.image.height, item.image.width);
         let channels = unet.in_channels();
-        let data = item.image.clone().with_channels(channels).data;
+        let pixels = item.image.clone().with_channels(channels).data;
         let logits = unet.forward(Tensor::from_data(
-            TensorData::new(data, [1, channels, h, w]),
+            TensorData::new(pixels, [1, channels, h, w]),
             &device,
         ));
         let logits = logits
@@ -577,6 +593,23 @@ fn write_overlays(
             .convert::<f32>()
             .try_to_vec::<f32>()
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let mut counts = [0.0f64; 4];
+        for p in 0..h * w {
+            let (pred, truth) = (logits[p] > 0.0, item.mask[p] != 0);
+            counts[match (pred, truth) {
+                (true, true) => 0,
+                (true, false) => 1,
+                (false, true) => 2,
+                (false, false) => 3,
+            }] += 1.0;
+        }
+        scores.push(counts);
+        let Some((dir, prefix, limit)) = overlays else {
+            continue;
+        };
+        if i >= limit {
+            continue;
+        }
         let mut rgb = vec![0u8; 3 * h * w];
         for p in 0..h * w {
             let grey = (item.image.data[p].clamp(0.0, 1.0) * 200.0) as u8;
@@ -598,9 +631,9 @@ fn write_overlays(
             width: w,
             data: rgb,
         };
-        skipnet_data::image::save_png(&image, &dir.join(format!("valid_{i:03}.png")))?;
+        skipnet_data::image::save_png(&image, &dir.join(format!("{prefix}_{i:03}.png")))?;
     }
-    Ok(count)
+    Ok(scores)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -39,6 +39,10 @@ pub struct CifarResNetConfig {
     /// Start each block's last batch-norm γ at zero.
     #[config(default = false)]
     pub zero_init_residual: bool,
+    /// Batch norms everywhere (the paper's network); `false` removes every one, for the
+    /// gradient experiment.
+    #[config(default = true)]
+    pub batch_norm: bool,
 }
 
 impl CifarResNetConfig {
@@ -96,6 +100,7 @@ impl CifarResNetConfig {
                         .with_shortcut(self.shortcut)
                         .with_preact(self.preact)
                         .with_zero_init_residual(self.zero_init_residual)
+                        .with_batch_norm(self.batch_norm)
                         .init(device);
                     in_planes = planes;
                     block
@@ -107,11 +112,11 @@ impl CifarResNetConfig {
         let layer3 = make_stage(self.widths[2], 2);
         CifarResNet {
             conv1: conv3x3(self.in_channels, self.widths[0], 1, 1, device),
-            bn1: (!self.preact).then(|| batch_norm(self.widths[0], device)),
+            bn1: (!self.preact && self.batch_norm).then(|| batch_norm(self.widths[0], device)),
             layer1,
             layer2,
             layer3,
-            bn: self.preact.then(|| batch_norm(self.widths[2], device)),
+            bn: (self.preact && self.batch_norm).then(|| batch_norm(self.widths[2], device)),
             fc: LinearConfig::new(self.widths[2], self.num_classes).init(device),
         }
     }

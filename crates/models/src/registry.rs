@@ -43,12 +43,15 @@ pub const FIXED_NAMES: [&str; 18] = [
     "highway-conv",
 ];
 
-/// Families that take a depth `D = 6n + 2` as a suffix.
-pub const CIFAR_FAMILIES: [&str; 4] = [
+/// Families that take a depth as a suffix: `6n + 2` for the ResNets, `3n + 4` for DenseNet and
+/// `6n + 4` for DenseNet-BC (growth rate 12).
+pub const CIFAR_FAMILIES: [&str; 6] = [
     "cifar-resnet<D>",
     "cifar-resnet<D>-b",
     "cifar-plain<D>",
     "cifar-preresnet<D>",
+    "cifar-densenet<D>",
+    "cifar-densenet-bc<D>",
 ];
 
 /// Every name of the registry, with the CIFAR families at their paper depths.
@@ -167,6 +170,13 @@ impl ModelConfig {
             "unet" => Self::UNet(UNetConfig::new(3, 1)),
             "highway-mlp" => Self::HighwayMlp(HighwayMlpConfig::new(784)),
             "highway-conv" => Self::HighwayConv(HighwayConvConfig::new()),
+            _ if name.starts_with("cifar-densenet") => {
+                let (digits, bc) = match name.strip_prefix("cifar-densenet-bc") {
+                    Some(d) => (d, true),
+                    None => (&name["cifar-densenet".len()..], false),
+                };
+                Self::DenseNet(DenseNetConfig::cifar(parse_depth(name, digits)?, 12, bc)?)
+            }
             _ => {
                 let (base, shortcut) = match name.strip_suffix("-b") {
                     Some(base) => (base, ShortcutOption::B),

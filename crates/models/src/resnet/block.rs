@@ -89,11 +89,15 @@ impl Projection {
     /// # Shapes
     /// - `x`: `[batch, in, height, width]` → `[batch, out, height / stride, width / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
-        match &self.bn {
-            Some(bn) => bn.forward(x),
-            None => x,
-        }
+        maybe_norm(self.bn.as_ref(), self.conv.forward(x))
+    }
+}
+
+/// `bn(x)`, or `x` where the network has no batch norm there.
+pub(crate) fn maybe_norm(bn: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+    match bn {
+        Some(bn) => bn.forward(x),
+        None => x,
     }
 }
 
@@ -183,21 +187,26 @@ pub struct BasicBlockConfig {
     /// Start the last batch norm's γ at zero, so that the block starts as its shortcut.
     #[config(default = false)]
     pub zero_init_residual: bool,
+    /// Batch norms in the block (and its projection); `false` builds the block without any,
+    /// for experiments on what normalisation does.
+    #[config(default = true)]
+    pub batch_norm: bool,
 }
 
 impl BasicBlockConfig {
     /// Builds the block on `device`.
     pub fn init(&self, device: &Device) -> BasicBlock {
         let (i, o, s) = (self.in_channels, self.out_channels, self.stride);
+        let bn = self.batch_norm;
         let bn2 = batch_norm(o, device);
         let zero_last = self.zero_init_residual && !self.preact;
         let shortcut = self.shortcut.resolve(i, o, s);
         BasicBlock {
             conv1: conv3x3(i, o, s, 1, device),
-            bn1: batch_norm(if self.preact { i } else { o }, device),
+            bn1: bn.then(|| batch_norm(if self.preact { i } else { o }, device)),
             conv2: conv3x3(o, o, 1, 1, device),
-            bn2: if zero_last { zero_gamma(bn2) } else { bn2 },
-            downsample: downsample_for(shortcut, i, o, s, self.preact, device),
+            bn2: bn.then(|| if zero_last { zero_gamma(bn2) } else { bn2 }),
+            downsample: downsample_for(shortcut, i, o, s, self.preact || !bn, device),
             shortcut,
             stride: s,
             preact: self.preact,
@@ -213,12 +222,13 @@ impl BasicBlockConfig {
 pub struct BasicBlock {
     /// 3×3 convolution `in → out`, strided.
     pub conv1: Conv2d,
-    /// Batch norm after `conv1` (before it, over `in` channels, in pre-activation blocks).
-    pub bn1: BatchNorm,
+    /// Batch norm after `conv1` (before it, over `in` channels, in pre-activation blocks);
+    /// absent in a block built without batch norm.
+    pub bn1: Option<BatchNorm>,
     /// 3×3 convolution `out → out`.
     pub conv2: Conv2d,
     /// Batch norm after `conv2` (before it in pre-activation blocks).
-    pub bn2: BatchNorm,
+    pub bn2: Option<BatchNorm>,
     /// The projection shortcut (torchvision's `downsample`), for [`Shortcut::Projection`] only.
     pub downsample: Option<Projection>,
     /// Which shortcut the block adds.
@@ -246,21 +256,21 @@ impl BasicBlock {
     /// - `x`: `[batch, in, height, width]` → `[batch, out, ⌈height / stride⌉, ⌈width / stride⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         if self.preact {
-            let pre = relu(self.bn1.forward(x.clone()));
+            let pre = relu(maybe_norm(self.bn1.as_ref(), x.clone()));
             let shortcut = self.apply_shortcut(match self.shortcut {
                 Shortcut::Projection => pre.clone(),
                 _ => x,
             });
             let out = self.conv1.forward(pre);
-            let out = self.conv2.forward(relu(self.bn2.forward(out)));
+            let out = self.conv2.forward(relu(maybe_norm(self.bn2.as_ref(), out)));
             add_shortcut(out, shortcut)
         } else {
             let shortcut = match self.shortcut {
                 Shortcut::None => None,
                 _ => self.apply_shortcut(x.clone()),
             };
-            let out = relu(self.bn1.forward(self.conv1.forward(x)));
-            let out = self.bn2.forward(self.conv2.forward(out));
+            let out = relu(maybe_norm(self.bn1.as_ref(), self.conv1.forward(x)));
+            let out = maybe_norm(self.bn2.as_ref(), self.conv2.forward(out));
             relu(add_shortcut(out, shortcut))
         }
     }

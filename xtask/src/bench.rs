@@ -1,0 +1,421 @@
+//! `cargo xtask bench`: training-step and inference throughput of the zoo's standard cases, with
+//! peak memory and achieved GFLOP/s, optionally beside PyTorch eager (`bench/torch_reference.py`).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::module::Module;
+use burn::optim::{GradientsParams, SgdConfig, momentum::MomentumConfig};
+use burn::tensor::{Device, Distribution, Int, Tensor};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use skipnet_models::{Model, ModelConfig, Task};
+use skipnet_train::Backend;
+use skipnet_train::classification::ClassificationModel;
+use skipnet_train::segmentation::bce_dice_loss;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// flex, ndarray, wgpu or cuda (rebuilds with the feature when not compiled in).
+    #[arg(long, default_value = "flex")]
+    backend: String,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Also run bench/torch_reference.py (PyTorch eager, same cases) and print the ratios.
+    #[arg(long)]
+    vs_torch: bool,
+    /// Timed iterations per measurement (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    iters: usize,
+    /// Untimed iterations first.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Only these cases (e.g. `cifar-resnet56,resnet50`).
+    #[arg(long, value_delimiter = ',')]
+    cases: Vec<String>,
+    /// Batch 2 at a quarter of each input side, one iteration: checks that every case runs
+    /// (what CI does); the numbers mean nothing.
+    #[arg(long)]
+    tiny: bool,
+    /// CPU threads PyTorch may use (`torch.set_num_threads`).
+    #[arg(long, default_value_t = 2)]
+    torch_threads: usize,
+}
+
+/// One benchmark case: a model, a batch shape, and which measurements.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Case {
+    pub arch: String,
+    pub batch: usize,
+    pub input: [usize; 3],
+    pub train: bool,
+}
+
+/// The cases of the issue: CIFAR ResNets at batch 128, ImageNet ResNets and DenseNet at 16,
+/// U-Net at 4 × 3×128×128.
+pub fn standard_cases() -> Vec<Case> {
+    let case = |arch: &str, batch, input, train| Case {
+        arch: arch.into(),
+        batch,
+        input,
+        train,
+    };
+    vec![
+        case("cifar-resnet20", 128, [3, 32, 32], true),
+        case("cifar-resnet56", 128, [3, 32, 32], true),
+        case("resnet18", 16, [3, 224, 224], true),
+        case("resnet50", 16, [3, 224, 224], true),
+        case("densenet121", 16, [3, 224, 224], false),
+        case("unet", 4, [3, 128, 128], true),
+    ]
+}
+
+/// One measurement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurement {
+    pub arch: String,
+    /// `train` (forward + loss + backward + SGD update) or `infer` (eval-mode forward).
+    pub mode: String,
+    pub batch: usize,
+    pub input: [usize; 3],
+    /// Median seconds per iteration.
+    pub seconds: f64,
+    pub images_per_s: f64,
+    /// Forward MACs per image × 2 (× 3 for a training step).
+    pub gflop_per_s: f64,
+    /// Peak resident memory of the process during the measurement (CPU backends).
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// Resets the kernel's peak-RSS counter of this process (Linux; a no-op elsewhere).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Times `step` (which must block until its result is computed): `warmup` untimed runs, then
+/// the median of `iters`.
+fn time(warmup: usize, iters: usize, mut step: impl FnMut() -> Result<()>) -> Result<f64> {
+    for _ in 0..warmup {
+        step()?;
+    }
+    let mut times = Vec::with_capacity(iters);
+    for _ in 0..iters.max(1) {
+        let started = Instant::now();
+        step()?;
+        times.push(started.elapsed().as_secs_f64());
+    }
+    Ok(median(times))
+}
+
+/// Eval-mode forward throughput of `model` (built on a plain device) on random input.
+pub fn time_inference(
+    model: &Model,
+    device: &Device,
+    batch: usize,
+    input: [usize; 3],
+    warmup: usize,
+    iters: usize,
+) -> Result<f64> {
+    let [c, h, w] = input;
+    let x = Tensor::<4>::random([batch, c, h, w], Distribution::Default, device);
+    time(warmup, iters, || {
+        let out: f32 = match model.task() {
+            Task::Classification => model
+                .forward_classification(x.clone())
+                .ok_or_else(|| anyhow!("not a classifier"))?
+                .sum()
+                .into_scalar(),
+            Task::Segmentation => model
+                .forward_segmentation(x.clone())
+                .ok_or_else(|| anyhow!("not a segmenter"))?
+                .sum()
+                .into_scalar(),
+        };
+        std::hint::black_box(out);
+        Ok(())
+    })
+}
+
+/// Training-step throughput: forward, loss (cross-entropy, or BCE + Dice for U-Net), backward,
+/// SGD (momentum 0.9) update; `device` must be an autodiff device.
+pub fn time_train_step(
+    model: Model,
+    device: &Device,
+    batch: usize,
+    input: [usize; 3],
+    warmup: usize,
+    iters: usize,
+) -> Result<f64> {
+    let [c, h, w] = input;
+    let x = Tensor::<4>::random([batch, c, h, w], Distribution::Default, device);
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
+        .init();
+    match model.task() {
+        Task::Classification => {
+            let classes = model
+                .forward_classification(x.clone().slice([0..1]))
+                .map_or(1, |l| l.dims()[1]);
+            let y = Tensor::<1, Int>::random(
+                [batch],
+                Distribution::Uniform(0.0, classes as f64),
+                device,
+            );
+            let mut model = Some(ClassificationModel::new(model, 0.0).map_err(anyhow::Error::msg)?);
+            time(warmup, iters, || {
+                let m = model.take().expect("model");
+                let logits = m
+                    .model
+                    .forward_classification(x.clone())
+                    .expect("classifier");
+                let loss = burn::nn::loss::CrossEntropyLossConfig::new()
+                    .init(device)
+                    .forward(logits, y.clone());
+                let grads = GradientsParams::from_grads(loss.backward(), &m);
+                let m = optim.step(0.01, m, grads);
+                std::hint::black_box(probe(&m));
+                model = Some(m);
+                Ok(())
+            })
+        }
+        Task::Segmentation => {
+            let masks = Tensor::<4>::random([batch, 1, h, w], Distribution::Bernoulli(0.3), device);
+            let mut model = Some(model);
+            time(warmup, iters, || {
+                let m = model.take().expect("model");
+                let logits = m.forward_segmentation(x.clone()).expect("unet");
+                let loss = bce_dice_loss(logits, masks.clone());
+                let grads = GradientsParams::from_grads(loss.backward(), &m);
+                let m = optim.step(0.01, m, grads);
+                std::hint::black_box(probe(&m));
+                model = Some(m);
+                Ok(())
+            })
+        }
+    }
+}
+
+/// A scalar that depends on the parameter update having run (sum of the first parameter):
+/// reading it waits for the step on asynchronous backends.
+fn probe<M: Module>(module: &M) -> f32 {
+    let mut first = None;
+    module.visit(&mut FirstParam(&mut first));
+    first.map_or(0.0, |t| t.into_scalar())
+}
+
+struct FirstParam<'a>(&'a mut Option<Tensor<1>>);
+
+impl burn::module::ModuleVisitor for FirstParam<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        if self.0.is_none() {
+            *self.0 = Some(param.val().sum());
+        }
+    }
+}
+
+/// Forward MACs of one image of `input` (from the model summary).
+fn macs(config: &ModelConfig, input: [usize; 3], device: &Device) -> Result<u64> {
+    let model = config.init(device)?;
+    Ok(model.summary("bench", input)?.flops)
+}
+
+/// Measures `cases` on `backend`.
+pub fn measure(
+    cases: &[Case],
+    backend: Backend,
+    warmup: usize,
+    iters: usize,
+) -> Result<Vec<Measurement>> {
+    let device = backend.device()?;
+    device.seed(0);
+    let mut out = Vec::new();
+    for case in cases {
+        let config = ModelConfig::from_name(&case.arch)?;
+        let macs = macs(&config, case.input, &device)?;
+        let modes: &[&str] = if case.train {
+            &["train", "infer"]
+        } else {
+            &["infer"]
+        };
+        for &mode in modes {
+            reset_peak_rss();
+            let seconds = if mode == "train" {
+                let autodiff = device.clone().autodiff();
+                let model = config.init(&autodiff)?;
+                time_train_step(model, &autodiff, case.batch, case.input, warmup, iters)?
+            } else {
+                let model = config.init(&device)?.valid();
+                time_inference(&model, &device, case.batch, case.input, warmup, iters)?
+            };
+            let flop_factor = if mode == "train" { 6.0 } else { 2.0 };
+            let images_per_s = case.batch as f64 / seconds;
+            let m = Measurement {
+                arch: case.arch.clone(),
+                mode: mode.into(),
+                batch: case.batch,
+                input: case.input,
+                seconds,
+                images_per_s,
+                gflop_per_s: images_per_s * macs as f64 * flop_factor / 1e9,
+                peak_rss_mb: matches!(backend, Backend::Flex | Backend::Ndarray)
+                    .then(peak_rss_mb)
+                    .flatten(),
+            };
+            println!(
+                "{:<16} {:<5} batch {:>3} {:>3}×{:>3}×{:>3}  {:>8.3} s  {:>8.1} img/s  {:>6.1} GFLOP/s  {}",
+                m.arch,
+                m.mode,
+                m.batch,
+                m.input[0],
+                m.input[1],
+                m.input[2],
+                m.seconds,
+                m.images_per_s,
+                m.gflop_per_s,
+                m.peak_rss_mb
+                    .map_or("".into(), |mb| format!("peak RSS {mb:.0} MB"))
+            );
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// The cases after `--cases` and `--tiny`.
+fn selected_cases(args: &BenchArgs) -> Result<Vec<Case>> {
+    let mut cases = standard_cases();
+    if !args.cases.is_empty() {
+        for name in &args.cases {
+            if !cases.iter().any(|c| &c.arch == name) {
+                bail!(
+                    "unknown bench case '{name}'; cases: {}",
+                    standard_cases()
+                        .iter()
+                        .map(|c| c.arch.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        cases.retain(|c| args.cases.contains(&c.arch));
+    }
+    if args.tiny {
+        for c in &mut cases {
+            c.batch = 2;
+            let side = (c.input[1] / 4).max(32);
+            c.input = [c.input[0], side, side];
+        }
+    }
+    Ok(cases)
+}
+
+/// PyTorch's numbers for the same cases, from `bench/torch_reference.py`.
+fn run_torch(cases: &[Case], args: &BenchArgs) -> Result<Vec<Measurement>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/torch_reference.py");
+    let cases_json = serde_json::to_string(cases)?;
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .args([
+            "--cases-json",
+            &cases_json,
+            "--iters",
+            &args.iters.to_string(),
+            "--warmup",
+            &args.warmup.to_string(),
+            "--threads",
+            &args.torch_threads.to_string(),
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run python3 {}", script.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} failed ({}); is PyTorch installed (`pip install torch torchvision`)?",
+            script.display(),
+            output.status
+        );
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let json = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('['))
+        .ok_or_else(|| anyhow!("{} printed no JSON result", script.display()))?;
+    Ok(serde_json::from_str(json)?)
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let Some(backend) = crate::train::select_backend(&args.backend)? else {
+        return Ok(());
+    };
+    let cases = selected_cases(args)?;
+    let (warmup, iters) = if args.tiny {
+        (0, 1)
+    } else {
+        (args.warmup, args.iters)
+    };
+    println!(
+        "skipnet on {} ({warmup} warm-up, median of {iters}):",
+        backend.name()
+    );
+    let ours = measure(&cases, backend, warmup, iters)?;
+    let torch = if args.vs_torch {
+        println!("\nPyTorch eager ({} threads):", args.torch_threads);
+        Some(run_torch(&cases, args)?)
+    } else {
+        None
+    };
+    if let Some(torch) = &torch {
+        println!(
+            "\n| case | mode | skipnet {} img/s | PyTorch img/s | ratio |\n|---|---|---|---|---|",
+            backend.name()
+        );
+        for m in &ours {
+            let theirs = torch
+                .iter()
+                .find(|t| t.arch == m.arch && t.mode == m.mode)
+                .map_or(f64::NAN, |t| t.images_per_s);
+            println!(
+                "| {} b{} {}×{} | {} | {:.1} | {:.1} | {:.2} |",
+                m.arch,
+                m.batch,
+                m.input[1],
+                m.input[2],
+                m.mode,
+                m.images_per_s,
+                theirs,
+                m.images_per_s / theirs
+            );
+        }
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({
+            "backend": backend.name(),
+            "warmup": warmup,
+            "iters": iters,
+            "skipnet": ours,
+            "torch": torch,
+        });
+        skipnet_data::image::write_bytes_atomically(
+            path,
+            serde_json::to_string_pretty(&json)?.as_bytes(),
+        )
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+        println!("results: {}", path.display());
+    }
+    Ok(())
+}

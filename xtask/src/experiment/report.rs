@@ -1,0 +1,108 @@
+//! report.md, CSV files and tables of an experiment.
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+use skipnet_data::image::write_bytes_atomically;
+
+/// A markdown table.
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(headers: &[&str]) -> Self {
+        Self {
+            headers: headers.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = format!("| {} |\n", self.headers.join(" | "));
+        out += &format!("|{}\n", "---|".repeat(self.headers.len()));
+        for row in &self.rows {
+            out += &format!("| {} |\n", row.join(" | "));
+        }
+        out
+    }
+}
+
+/// What an experiment writes to `report.md`.
+pub struct Report {
+    pub title: String,
+    pub what: String,
+    pub commands: Vec<String>,
+    pub sections: Vec<String>,
+}
+
+impl Report {
+    pub fn new(title: &str, what: &str, command: &str) -> Self {
+        Self {
+            title: title.into(),
+            what: what.into(),
+            commands: vec![command.into()],
+            sections: Vec::new(),
+        }
+    }
+
+    /// Writes `dir/report.md` (atomically) and prints it.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let machine = format!(
+            "{} logical CPUs, {} {}",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        );
+        let mut text = format!("# {}\n\n{}\n\n", self.title, self.what);
+        text += &format!("Machine: {machine}.\n\n## Commands\n\n```sh\n");
+        for c in &self.commands {
+            text += &format!("{c}\n");
+        }
+        text += "```\n";
+        for s in &self.sections {
+            text += &format!("\n{s}\n");
+        }
+        let path = dir.join("report.md");
+        write_bytes_atomically(&path, text.as_bytes())
+            .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+        println!("\n{text}\nreport: {}", path.display());
+        Ok(())
+    }
+}
+
+/// Writes a CSV file atomically.
+pub fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    let mut text = header.join(",") + "\n";
+    for row in rows {
+        text += &row.join(",");
+        text += "\n";
+    }
+    write_bytes_atomically(path, text.as_bytes())
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}
+
+/// `x` with `digits` decimals, or `–` for NaN.
+pub fn num(x: f64, digits: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.digits$}")
+    } else if x.is_nan() {
+        "–".into()
+    } else {
+        "inf".into()
+    }
+}
+
+/// `x` in scientific notation (gradient norms span many orders of magnitude).
+pub fn sci(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.2e}")
+    } else {
+        format!("{x}")
+    }
+}
