@@ -102,12 +102,20 @@ def measure(case, warmup, iters, device):
                 target = torch.randint(0, classes, (case["batch"],), device=device)
                 loss_fn = F.cross_entropy
 
+            phases = []
+
             def step():
+                t0 = time.perf_counter()
                 opt.zero_grad(set_to_none=True)
                 loss = loss_fn(model(x), target)
+                loss.item()
+                t1 = time.perf_counter()
                 loss.backward()
+                sync()
+                t2 = time.perf_counter()
                 opt.step()
                 sync()
+                phases.append([t1 - t0, t2 - t1, time.perf_counter() - t2])
         else:
             model.eval()
 
@@ -117,11 +125,14 @@ def measure(case, warmup, iters, device):
                 sync()
         seconds = timed(step, warmup, iters)
         ips = case["batch"] / seconds
+        timed_phases = phases[warmup:] if mode == "train" else None
         factor = 6 if mode == "train" else 2
         results.append({
             "arch": case["arch"], "mode": mode, "batch": case["batch"], "input": case["input"],
             "seconds": seconds, "images_per_s": ips,
             "gflop_per_s": ips * flops_per_image * factor / 1e9, "peak_rss_mb": None,
+            "phases": [statistics.median(p[i] for p in timed_phases) for i in range(3)]
+            if timed_phases else None,
         })
         print(f"{case['arch']:<16} {mode:<5} batch {case['batch']:>3}  {seconds:8.3f} s  "
               f"{ips:8.1f} img/s", file=sys.stderr)

@@ -12,7 +12,6 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use skipnet_models::{Model, ModelConfig, Task};
 use skipnet_train::Backend;
-use skipnet_train::classification::ClassificationModel;
 use skipnet_train::segmentation::bce_dice_loss;
 
 #[derive(Args, Debug)]
@@ -87,6 +86,9 @@ pub struct Measurement {
     pub gflop_per_s: f64,
     /// Peak resident memory of the process during the measurement (CPU backends).
     pub peak_rss_mb: Option<f64>,
+    /// Training steps: median seconds of forward + loss, backward, and the optimiser update.
+    #[serde(default)]
+    pub phases: Option<[f64; 3]>,
 }
 
 /// Resets the kernel's peak-RSS counter of this process (Linux; a no-op elsewhere).
@@ -150,6 +152,18 @@ pub fn time_inference(
     })
 }
 
+/// Median seconds of a training step and of its three phases.
+#[derive(Debug, Clone, Copy)]
+pub struct StepTiming {
+    pub seconds: f64,
+    /// Forward pass and loss (waited for).
+    pub forward: f64,
+    /// Backward pass.
+    pub backward: f64,
+    /// Optimiser update.
+    pub update: f64,
+}
+
 /// Training-step throughput: forward, loss (cross-entropy, or BCE + Dice for U-Net), backward,
 /// SGD (momentum 0.9) update; `device` must be an autodiff device.
 pub fn time_train_step(
@@ -159,54 +173,60 @@ pub fn time_train_step(
     input: [usize; 3],
     warmup: usize,
     iters: usize,
-) -> Result<f64> {
+) -> Result<StepTiming> {
     let [c, h, w] = input;
     let x = Tensor::<4>::random([batch, c, h, w], Distribution::Default, device);
+    let classes = model
+        .forward_classification(x.clone().slice([0..1]))
+        .map(|l| l.dims()[1]);
+    let labels = classes
+        .map(|k| Tensor::<1, Int>::random([batch], Distribution::Uniform(0.0, k as f64), device));
+    let masks = Tensor::<4>::random([batch, 1, h, w], Distribution::Bernoulli(0.3), device);
+    let loss_of = |m: &Model| -> Tensor<1> {
+        match (&labels, m.forward_classification(x.clone())) {
+            (Some(y), Some(logits)) => burn::nn::loss::CrossEntropyLossConfig::new()
+                .init(device)
+                .forward(logits, y.clone()),
+            _ => bce_dice_loss(
+                m.forward_segmentation(x.clone())
+                    .expect("a zoo model classifies or segments"),
+                masks.clone(),
+            ),
+        }
+    };
     let mut optim = SgdConfig::new()
         .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
         .init();
-    match model.task() {
-        Task::Classification => {
-            let classes = model
-                .forward_classification(x.clone().slice([0..1]))
-                .map_or(1, |l| l.dims()[1]);
-            let y = Tensor::<1, Int>::random(
-                [batch],
-                Distribution::Uniform(0.0, classes as f64),
-                device,
-            );
-            let mut model = Some(ClassificationModel::new(model, 0.0).map_err(anyhow::Error::msg)?);
-            time(warmup, iters, || {
-                let m = model.take().expect("model");
-                let logits = m
-                    .model
-                    .forward_classification(x.clone())
-                    .expect("classifier");
-                let loss = burn::nn::loss::CrossEntropyLossConfig::new()
-                    .init(device)
-                    .forward(logits, y.clone());
-                let grads = GradientsParams::from_grads(loss.backward(), &m);
-                let m = optim.step(0.01, m, grads);
-                std::hint::black_box(probe(&m));
-                model = Some(m);
-                Ok(())
-            })
-        }
-        Task::Segmentation => {
-            let masks = Tensor::<4>::random([batch, 1, h, w], Distribution::Bernoulli(0.3), device);
-            let mut model = Some(model);
-            time(warmup, iters, || {
-                let m = model.take().expect("model");
-                let logits = m.forward_segmentation(x.clone()).expect("unet");
-                let loss = bce_dice_loss(logits, masks.clone());
-                let grads = GradientsParams::from_grads(loss.backward(), &m);
-                let m = optim.step(0.01, m, grads);
-                std::hint::black_box(probe(&m));
-                model = Some(m);
-                Ok(())
-            })
-        }
-    }
+    let mut model = Some(model);
+    let mut phases: Vec<[f64; 3]> = Vec::new();
+    let seconds = time(warmup, iters, || {
+        let m = model.take().expect("model");
+        let t0 = Instant::now();
+        let loss = loss_of(&m);
+        let value: f32 = loss.clone().into_scalar();
+        std::hint::black_box(value);
+        let t1 = Instant::now();
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        let t2 = Instant::now();
+        let m = optim.step(0.01, m, grads);
+        std::hint::black_box(probe(&m));
+        let t3 = Instant::now();
+        phases.push([
+            (t1 - t0).as_secs_f64(),
+            (t2 - t1).as_secs_f64(),
+            (t3 - t2).as_secs_f64(),
+        ]);
+        model = Some(m);
+        Ok(())
+    })?;
+    let timed = &phases[warmup.min(phases.len())..];
+    let phase = |i: usize| median(timed.iter().map(|p| p[i]).collect());
+    Ok(StepTiming {
+        seconds,
+        forward: phase(0),
+        backward: phase(1),
+        update: phase(2),
+    })
 }
 
 /// A scalar that depends on the parameter update having run (sum of the first parameter):
@@ -253,13 +273,15 @@ pub fn measure(
         };
         for &mode in modes {
             reset_peak_rss();
-            let seconds = if mode == "train" {
+            let (seconds, phases) = if mode == "train" {
                 let autodiff = device.clone().autodiff();
                 let model = config.init(&autodiff)?;
-                time_train_step(model, &autodiff, case.batch, case.input, warmup, iters)?
+                let t = time_train_step(model, &autodiff, case.batch, case.input, warmup, iters)?;
+                (t.seconds, Some([t.forward, t.backward, t.update]))
             } else {
                 let model = config.init(&device)?.valid();
-                time_inference(&model, &device, case.batch, case.input, warmup, iters)?
+                let s = time_inference(&model, &device, case.batch, case.input, warmup, iters)?;
+                (s, None)
             };
             let flop_factor = if mode == "train" { 6.0 } else { 2.0 };
             let images_per_s = case.batch as f64 / seconds;
@@ -274,6 +296,7 @@ pub fn measure(
                 peak_rss_mb: matches!(backend, Backend::Flex | Backend::Ndarray)
                     .then(peak_rss_mb)
                     .flatten(),
+                phases,
             };
             println!(
                 "{:<16} {:<5} batch {:>3} {:>3}×{:>3}×{:>3}  {:>8.3} s  {:>8.1} img/s  {:>6.1} GFLOP/s  {}",
@@ -289,6 +312,12 @@ pub fn measure(
                 m.peak_rss_mb
                     .map_or("".into(), |mb| format!("peak RSS {mb:.0} MB"))
             );
+            if let Some([f, b, u]) = m.phases {
+                println!(
+                    "{:<22} forward+loss {f:.3} s, backward {b:.3} s, update {u:.3} s",
+                    ""
+                );
+            }
             out.push(m);
         }
     }
@@ -381,24 +410,32 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     };
     if let Some(torch) = &torch {
         println!(
-            "\n| case | mode | skipnet {} img/s | PyTorch img/s | ratio |\n|---|---|---|---|---|",
+            "\n| case | mode | skipnet {} img/s | PyTorch img/s | ratio | forward / backward / update ratio |\n|---|---|---|---|---|---|",
             backend.name()
         );
         for m in &ours {
-            let theirs = torch
-                .iter()
-                .find(|t| t.arch == m.arch && t.mode == m.mode)
-                .map_or(f64::NAN, |t| t.images_per_s);
+            let theirs = torch.iter().find(|t| t.arch == m.arch && t.mode == m.mode);
+            let ips = theirs.map_or(f64::NAN, |t| t.images_per_s);
+            // Phase ratios: PyTorch's seconds ÷ ours (>1 = we are faster at that phase).
+            let phases = match (m.phases, theirs.and_then(|t| t.phases)) {
+                (Some(a), Some(b)) => format!(
+                    "{:.2} / {:.2} / {:.2}",
+                    b[0] / a[0],
+                    b[1] / a[1],
+                    b[2] / a[2]
+                ),
+                _ => "".into(),
+            };
             println!(
-                "| {} b{} {}×{} | {} | {:.1} | {:.1} | {:.2} |",
+                "| {} b{} {}×{} | {} | {:.1} | {:.1} | {:.2} | {phases} |",
                 m.arch,
                 m.batch,
                 m.input[1],
                 m.input[2],
                 m.mode,
                 m.images_per_s,
-                theirs,
-                m.images_per_s / theirs
+                ips,
+                m.images_per_s / ips
             );
         }
     }

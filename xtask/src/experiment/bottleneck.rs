@@ -70,7 +70,8 @@ pub fn run(args: &BottleneckArgs) -> Result<()> {
         let infer = batch as f64 / time_inference(&model.valid(), &device, batch, input, 1, iters)?;
         let autodiff = device.clone().autodiff();
         let trained = config.init(&autodiff)?;
-        let step = batch as f64 / time_train_step(trained, &autodiff, batch, input, 1, iters)?;
+        let step =
+            batch as f64 / time_train_step(trained, &autodiff, batch, input, 1, iters)?.seconds;
         let run = train(
             &setup,
             arch,

@@ -19,7 +19,7 @@ pub struct DegradationArgs {
     #[arg(long, value_delimiter = ',', default_value = "20,56")]
     depths: Vec<usize>,
     /// Epochs per network.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 6)]
     epochs: usize,
     /// Training images (a seeded subset for data on disk).
     #[arg(long, default_value_t = 1500)]
@@ -28,8 +28,11 @@ pub struct DegradationArgs {
     #[arg(long, default_value_t = 500)]
     valid_size: usize,
     /// Images per batch.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 64)]
     batch_size: usize,
+    /// Learning-rate schedule: `step` (÷10 at 50% and 75%, the paper's) or `cosine`.
+    #[arg(long, default_value = "cosine")]
+    schedule: String,
 }
 
 /// He et al. 2015, Table 6 (CIFAR-10 test error, %); the plain nets appear only in Fig. 6.
@@ -77,7 +80,7 @@ pub fn run(args: &DegradationArgs) -> Result<()> {
             "--lr",
             "0.1",
             "--schedule",
-            "step",
+            &args.schedule,
             "--weight-decay",
             "0.0001",
             "--seed",
@@ -160,14 +163,15 @@ pub fn run(args: &DegradationArgs) -> Result<()> {
             "Plain and residual CIFAR networks (option A shortcuts) of depths {depths:?}, trained \
              with one recipe on `{}`: {epochs} epochs, {train_size} training / {valid_size} \
              validation images, batch {batch}, SGD lr 0.1 (momentum 0.9, weight decay 1e-4, \
-             ÷10 at 50% and 75%, one warm-up epoch), augmentation pad-4 crop + flip. He et al. \
+             {} schedule, one warm-up epoch), augmentation pad-4 crop + flip. He et al. \
              trained 64k iterations of batch 128 on 45k CIFAR-10 images; this default is a CPU \
              budget of minutes, so compare the ordering, not the values.\n\n\
              Paper scale on a GPU: `cargo xtask experiment degradation --backend cuda --dataset \
-             cifar10 --epochs 164 --train-size 50000 --valid-size 10000 --batch-size 128` \
+             cifar10 --epochs 164 --train-size 50000 --valid-size 10000 --batch-size 128 \
+             --schedule step` \
              (164 epochs of 391 steps ≈ 64k iterations; the step schedule divides the rate at \
              epochs 82 and 123, i.e. 32k and 48k iterations, as in the paper).",
-            args.dataset
+            args.dataset, args.schedule
         ),
         &setup.command,
     );
