@@ -177,7 +177,7 @@ pub fn time_train_step(
     let [c, h, w] = input;
     let x = Tensor::<4>::random([batch, c, h, w], Distribution::Default, device);
     let classes = model
-        .forward_classification(x.clone().slice([0..1]))
+        .forward_classification(x.clone().narrow(0, 0, 1))
         .map(|l| l.dims()[1]);
     let labels = classes
         .map(|k| Tensor::<1, Int>::random([batch], Distribution::Uniform(0.0, k as f64), device));

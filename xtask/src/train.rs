@@ -594,8 +594,8 @@ pub(crate) fn score_masks(
             .try_to_vec::<f32>()
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let mut counts = [0.0f64; 4];
-        for p in 0..h * w {
-            let (pred, truth) = (logits[p] > 0.0, item.mask[p] != 0);
+        for (logit, mask) in logits.iter().zip(&item.mask) {
+            let (pred, truth) = (*logit > 0.0, *mask != 0);
             counts[match (pred, truth) {
                 (true, true) => 0,
                 (true, false) => 1,

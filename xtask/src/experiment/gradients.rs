@@ -120,8 +120,8 @@ pub fn run(args: &GradientsArgs) -> Result<()> {
                 let mut optim = SgdConfig::new()
                     .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
                     .init();
-                for step in 0..=steps {
-                    let output = model.forward_step(batches[step].clone());
+                for (step, batch) in batches.iter().enumerate() {
+                    let output = model.forward_step(batch.clone());
                     let loss: f32 = output.loss.clone().into_scalar();
                     let grads = output.loss.backward();
                     if step == 0 || step == steps {

@@ -370,9 +370,8 @@ mod tests {
         };
         let sum: f32 = block.bn3.gamma.val().abs().sum().into_scalar();
         assert_eq!(sum, 0.0);
-        let bn2 = block.bn2.as_ref().unwrap();
-        let sum: f32 = bn2.gamma.val().sum().into_scalar();
-        assert_eq!(sum, bn2.gamma.shape().num_elements() as f32);
+        let sum: f32 = block.bn2.gamma.val().sum().into_scalar();
+        assert_eq!(sum, block.bn2.gamma.shape().num_elements() as f32);
     }
 
     #[test]
