@@ -113,6 +113,6 @@ mod tests {
     #[test]
     fn needs_grow_with_the_model() {
         assert_eq!(bytes_needed(0), 16 * 1024 * 1024);
-        assert!(bytes_needed(25_557_032) > 800 * 1024 * 1024);
+        assert!(bytes_needed(25_557_032) > 800_000_000);
     }
 }
