@@ -5,7 +5,7 @@ use anyhow::Result;
 use burn::module::Module;
 use clap::Args;
 use skipnet_models::ModelConfig;
-use skipnet_train::plots::{Series, line_chart};
+use skipnet_train::plots::line_chart;
 
 use super::report::{Report, Table, num, write_csv};
 use super::{CommonArgs, setup, strings, train};
@@ -121,14 +121,7 @@ pub fn run(args: &BottleneckArgs) -> Result<()> {
             format!("{}", run.last("valid", "accuracy")),
             format!("{}", run.seconds_per_epoch()),
         ]);
-        series.push(Series {
-            label: arch.to_string(),
-            points: run
-                .history
-                .iter()
-                .filter_map(|r| Some((r.epoch as f64, r.get("train", "loss")?)))
-                .collect(),
-        });
+        series.push(run.series(arch, "train", "loss", |v| v));
         commands.push(run.command);
     }
     write_csv(

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::Args;
 use skipnet_models::ModelConfig;
-use skipnet_train::plots::{Series, line_chart};
+use skipnet_train::plots::line_chart;
 
 use super::report::{Report, Table, num, write_csv};
 use super::{CommonArgs, setup, strings, train};
@@ -130,14 +130,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
                 format!("{}", run.seconds_per_epoch()),
             ]);
         }
-        series.push(Series {
-            label: arch.clone(),
-            points: run
-                .history
-                .iter()
-                .filter_map(|r| Some((r.epoch as f64, r.get("valid", "accuracy")?)))
-                .collect(),
-        });
+        series.push(run.series(arch, "valid", "accuracy", |v| v));
         commands.push(run.command);
     }
     write_csv(

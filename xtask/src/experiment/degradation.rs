@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use skipnet_train::plots::{Series, line_chart};
+use skipnet_train::plots::line_chart;
 
 use super::report::{Report, Table, num, write_csv};
 use super::{CommonArgs, TrainRun, setup, strings, train};
@@ -126,14 +126,11 @@ pub fn run(args: &DegradationArgs) -> Result<()> {
             ]);
         }
         for split in ["train", "valid"] {
-            series.push(Series {
-                label: format!("{net}-{depth} {split}"),
-                points: run
-                    .history
-                    .iter()
-                    .filter_map(|r| Some((r.epoch as f64, 100.0 - r.get(split, "accuracy")?)))
-                    .collect(),
-            });
+            series.push(
+                run.series(&format!("{net}-{depth} {split}"), split, "accuracy", |a| {
+                    100.0 - a
+                }),
+            );
         }
     }
     write_csv(

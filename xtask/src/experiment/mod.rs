@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use skipnet_train::Backend;
 use skipnet_train::history::EpochRecord;
+use skipnet_train::plots::Series;
 
 use crate::train::TrainArgs;
 
@@ -123,6 +124,17 @@ impl TrainRun {
             .iter()
             .filter_map(|r| r.get(split, metric))
             .fold(f64::NAN, f64::max)
+    }
+    /// `metric` of `split` per epoch, as a plot series named `label`, mapped by `f`.
+    fn series(&self, label: &str, split: &str, metric: &str, f: fn(f64) -> f64) -> Series {
+        Series {
+            label: label.into(),
+            points: self
+                .history
+                .iter()
+                .filter_map(|r| Some((r.epoch as f64, f(r.get(split, metric)?))))
+                .collect(),
+        }
     }
     fn seconds_per_epoch(&self) -> f64 {
         self.seconds / self.history.len().max(1) as f64

@@ -162,14 +162,7 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
     )?;
     let series: Vec<Series> = [("dice", "Dice"), ("iou", "IoU")]
         .iter()
-        .map(|(metric, label)| Series {
-            label: format!("validation {label} %"),
-            points: run
-                .history
-                .iter()
-                .filter_map(|r| Some((r.epoch as f64, r.get("valid", metric)?)))
-                .collect(),
-        })
+        .map(|(metric, label)| run.series(&format!("validation {label} %"), "valid", metric, |v| v))
         .collect();
     line_chart(
         &setup.dir.join("segmentation.png"),
