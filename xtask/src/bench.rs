@@ -247,12 +247,6 @@ impl burn::module::ModuleVisitor for FirstParam<'_> {
     }
 }
 
-/// Forward MACs of one image of `input` (from the model summary).
-fn macs(config: &ModelConfig, input: [usize; 3], device: &Device) -> Result<u64> {
-    let model = config.init(device)?;
-    Ok(model.summary("bench", input)?.flops)
-}
-
 /// Measures `cases` on `backend`.
 pub fn measure(
     cases: &[Case],
@@ -265,7 +259,9 @@ pub fn measure(
     let mut out = Vec::new();
     for case in cases {
         let config = ModelConfig::from_name(&case.arch)?;
-        let macs = macs(&config, case.input, &device)?;
+        // Built once for inference; its summary gives the MACs.
+        let inference_model = config.init(&device)?.valid();
+        let macs = inference_model.summary(&case.arch, case.input)?.flops;
         let modes: &[&str] = if case.train {
             &["train", "infer"]
         } else {
@@ -279,8 +275,14 @@ pub fn measure(
                 let t = time_train_step(model, &autodiff, case.batch, case.input, warmup, iters)?;
                 (t.seconds, Some([t.forward, t.backward, t.update]))
             } else {
-                let model = config.init(&device)?.valid();
-                let s = time_inference(&model, &device, case.batch, case.input, warmup, iters)?;
+                let s = time_inference(
+                    &inference_model,
+                    &device,
+                    case.batch,
+                    case.input,
+                    warmup,
+                    iters,
+                )?;
                 (s, None)
             };
             let flop_factor = if mode == "train" { 6.0 } else { 2.0 };

@@ -393,12 +393,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         (true, Some(epoch)) => println!("resuming {} after epoch {epoch}", dir.display()),
         (false, None) => {}
     }
-    let params = config.init(&device)?.trainable_params();
-    skipnet_train::preflight::check_run_folder(
-        &dir,
-        skipnet_train::preflight::bytes_needed(params),
-    )
-    .map_err(anyhow::Error::msg)?;
+    // Before any data is read: the folder must take files (the space check needs the model).
+    skipnet_train::preflight::check_run_folder(&dir, 0).map_err(anyhow::Error::msg)?;
+    let check_space = |params: usize| {
+        skipnet_train::preflight::check_free_space(
+            &dir,
+            skipnet_train::preflight::bytes_needed(params),
+        )
+        .map_err(anyhow::Error::msg)
+    };
     let options = FitOptions {
         dir: dir.clone(),
         epochs: args.epochs,
@@ -447,6 +450,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 .unwrap_or([0, 0]),
         };
         net.check_input([channels, side[0], side[1]])?;
+        check_space(skipnet_models::trainable_params(&net))?;
         write_config(
             &dir,
             args,
@@ -518,6 +522,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let model = config.init(&device)?;
         // Input too small for the network (or of the wrong shape): an error now, not mid-epoch.
         model.summary(&arch, input)?;
+        check_space(model.trainable_params())?;
         println!(
             "training {arch} ({} parameters) on {} ({} train / {} valid, {classes} classes) with {backend}",
             model.trainable_params(),
@@ -564,22 +569,24 @@ fn write_overlays(
     dir: &Path,
 ) -> Result<usize> {
     let count = valid.len().min(8);
-    score_masks(unet, valid, Some((dir, "valid", count)))?;
+    score_masks(unet, valid, count, Some((dir, "valid", count)))?;
     Ok(count)
 }
 
-/// Runs `unet` on every item of `data` and returns each item's pixel counts `[TP, FP, FN, TN]`
-/// (prediction: logit > 0); with `overlays = (dir, prefix, n)`, also saves the first `n` as
-/// overlay PNGs `dir/{prefix}_{i:03}.png` (grey image, TP yellow, FP red, FN green).
+/// Runs `unet` on the first `items` items of `data` and returns each one's pixel counts
+/// `[TP, FP, FN, TN]` (prediction: logit > 0); with `overlays = (dir, prefix, n)`, also saves the
+/// first `n` as overlay PNGs `dir/{prefix}_{i:03}.png` (grey image, TP yellow, FP red, FN green).
 pub(crate) fn score_masks(
     unet: &skipnet_models::UNet,
     data: &dyn Dataset<SegmentationItem>,
+    items: usize,
     overlays: Option<(&Path, &str, usize)>,
 ) -> Result<Vec<[f64; 4]>> {
     use burn::tensor::{Tensor, TensorData};
     let device = unet.out.weight.val().device();
-    let mut scores = Vec::with_capacity(data.len());
-    for i in 0..data.len() {
+    let items = items.min(data.len());
+    let mut scores = Vec::with_capacity(items);
+    for i in 0..items {
         let item = data.get(i).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (h, w) = (item.image.height, item.image.width);
         let channels = unet.in_channels();

@@ -61,6 +61,23 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// `model`'s PyTorch keys and shapes equal the `key [shape]` lines of `keys_file` (written by the
+/// fixture script from `state_dict()`), less batch norm's `num_batches_tracked`.
+fn assert_torch_keys(model: &Model, keys_file: &Path, what: &str) {
+    let text = std::fs::read_to_string(keys_file).unwrap();
+    let mut torch: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("num_batches_tracked"))
+        .collect();
+    let mut ours: Vec<String> = torch_state_dict_shapes(model)
+        .into_iter()
+        .map(|(k, s)| format!("{k} {s:?}"))
+        .collect();
+    torch.sort();
+    ours.sort();
+    assert_eq!(ours, torch, "{what}: exported keys differ from PyTorch's");
+}
+
 /// Loads every case of `dir`, checks outputs, and checks that the export names every tensor
 /// exactly as PyTorch's state_dict does. Returns `(case, max |Δ|)`.
 fn check_cases(dir: &Path) -> Vec<(String, f32)> {
@@ -87,19 +104,7 @@ fn check_cases(dir: &Path) -> Vec<(String, f32)> {
         measured.push((name.clone(), diff));
 
         // Export: the same keys and shapes as PyTorch's state_dict (less num_batches_tracked).
-        let keys = std::fs::read_to_string(case_dir.join("keys.txt")).unwrap();
-        let mut torch: Vec<String> = keys
-            .lines()
-            .filter(|l| !l.contains("num_batches_tracked"))
-            .map(str::to_string)
-            .collect();
-        let mut ours: Vec<String> = torch_state_dict_shapes(&model)
-            .into_iter()
-            .map(|(k, s)| format!("{k} {s:?}"))
-            .collect();
-        torch.sort();
-        ours.sort();
-        assert_eq!(ours, torch, "{name}: exported keys differ from PyTorch's");
+        assert_torch_keys(&model, &case_dir.join("keys.txt"), &name);
     }
     measured
 }
@@ -164,18 +169,7 @@ fn every_imagenet_architecture_has_torchvisions_keys() {
             .unwrap()
             .init(&device)
             .unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut torch: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.contains("num_batches_tracked"))
-            .collect();
-        let mut ours: Vec<String> = torch_state_dict_shapes(&model)
-            .into_iter()
-            .map(|(k, s)| format!("{k} {s:?}"))
-            .collect();
-        torch.sort();
-        ours.sort();
-        assert_eq!(ours, torch, "{arch}");
+        assert_torch_keys(&model, &path, &arch);
         checked += 1;
     }
     assert_eq!(checked, 11);

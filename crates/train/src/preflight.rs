@@ -28,6 +28,12 @@ pub fn check_run_folder(dir: &Path, needed: u64) -> Result<(), String> {
             dir.display()
         )
     })?;
+    check_free_space(dir, needed)
+}
+
+/// Checks that the filesystem holding `dir` has `needed` bytes free (no-op where the platform
+/// cannot tell).
+pub fn check_free_space(dir: &Path, needed: u64) -> Result<(), String> {
     if let Some(free) = free_bytes(dir)
         && free < needed
     {

@@ -122,7 +122,12 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
     std::fs::create_dir_all(&overlays)?;
     // Held out: a seed the training and validation sets never used.
     let held_out = SyntheticCells::new(args.common.seed ^ 0x7E57, test_size, side)?;
-    let synthetic = score_masks(&unet, &held_out, Some((&overlays, "synthetic", 6)))?;
+    let synthetic = score_masks(
+        &unet,
+        &held_out,
+        test_size,
+        Some((&overlays, "synthetic", 6)),
+    )?;
     let mut table = Table::new(&[
         "evaluation set",
         "images",
@@ -152,7 +157,7 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
     add("synthetic-cells (held out)", &synthetic, &mut table);
     if let (Some(real), Some(dir)) = (&real, &args.eval_dir) {
         let real = real.clone().with_channels(unet.in_channels());
-        let counts = score_masks(&unet, &real, Some((&overlays, "real", 12)))?;
+        let counts = score_masks(&unet, &real, usize::MAX, Some((&overlays, "real", 12)))?;
         add(&format!("{} (real)", dir.display()), &counts, &mut table);
     }
     write_csv(

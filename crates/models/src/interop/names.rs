@@ -65,7 +65,7 @@ impl TorchLayout {
                 // Accept both the CIFAR layout and torchvision's names for the same parts.
                 let key = rewrite(&key, &*CIFAR_SHORTCUT);
                 let key = rewrite(&key, &*TORCHVISION_DOWNSAMPLE);
-                rewrite(&key, &[Rule::new(r"^linear\.", |_| "fc.".into())])
+                rewrite(&key, &*LINEAR_TO_FC)
             }
             TorchLayout::TorchvisionDenseNet => {
                 let key = rewrite(&key, &*DENSENET_LEGACY);
@@ -84,16 +84,13 @@ impl TorchLayout {
             TorchLayout::TorchvisionResNet => rewrite(&path, &*DOWNSAMPLE_TO_TORCHVISION),
             TorchLayout::CifarResNet => {
                 let path = rewrite(&path, &*DOWNSAMPLE_TO_CIFAR);
-                rewrite(&path, &[Rule::new(r"^fc\.", |_| "linear.".into())])
+                rewrite(&path, &*FC_TO_LINEAR)
             }
             TorchLayout::TorchvisionDenseNet => rewrite(&path, &*DENSENET_TO_TORCH),
             TorchLayout::SeedUNet { bilinear } => {
                 let path = rewrite(&path, &*UNET_TO_TORCH);
                 if bilinear {
-                    rewrite(
-                        &path,
-                        &[Rule::new(r"^up(\d+)\.", |c| format!("up{}.1.", &c[1]))],
-                    )
+                    rewrite(&path, &*UP_TO_SEQUENTIAL)
                 } else {
                     path
                 }
@@ -180,6 +177,13 @@ static DOWNSAMPLE_TO_CIFAR: LazyLock<[Rule; 2]> = LazyLock::new(|| {
         Rule::new(r"\.downsample\.bn\.", |_| ".shortcut.1.".into()),
     ]
 });
+static LINEAR_TO_FC: LazyLock<[Rule; 1]> =
+    LazyLock::new(|| [Rule::new(r"^linear\.", |_| "fc.".into())]);
+static FC_TO_LINEAR: LazyLock<[Rule; 1]> =
+    LazyLock::new(|| [Rule::new(r"^fc\.", |_| "linear.".into())]);
+/// Bilinear U-Nets: `up{i}` is `Sequential(Upsample, Conv2d)` in PyTorch.
+static UP_TO_SEQUENTIAL: LazyLock<[Rule; 1]> =
+    LazyLock::new(|| [Rule::new(r"^up(\d+)\.", |c| format!("up{}.1.", &c[1]))]);
 /// torchvision's `_load_state_dict` fix-up: `denselayer1.norm.1.weight` → `denselayer1.norm1.weight`.
 static DENSENET_LEGACY: LazyLock<[Rule; 1]> = LazyLock::new(|| {
     [Rule::new(
