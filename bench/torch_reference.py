@@ -150,6 +150,10 @@ def main():
     torch.set_num_threads(args.threads)
     cases = json.loads(args.cases_json) if args.cases_json else STANDARD
     device = torch.device(args.device)
+    print(
+        f"PyTorch {torch.__version__} eager on {args.device}, {torch.get_num_threads()} threads",
+        file=sys.stderr,
+    )
     out = []
     for case in cases:
         out.extend(measure(case, args.warmup, args.iters, device))

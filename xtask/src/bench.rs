@@ -16,8 +16,8 @@ use skipnet_train::segmentation::bce_dice_loss;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// flex, ndarray, wgpu or cuda (rebuilds with the feature when not compiled in).
-    #[arg(long, default_value = "flex")]
+    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu, cuda or tch (rebuilds with the feature when not compiled in).
+    #[arg(long, default_value = "auto")]
     backend: String,
     /// Write the results as JSON here.
     #[arg(long)]
@@ -41,6 +41,78 @@ pub struct BenchArgs {
     /// CPU threads PyTorch may use (`torch.set_num_threads`).
     #[arg(long, default_value_t = 2)]
     torch_threads: usize,
+    /// Python that runs the PyTorch reference (e.g. the one of `cargo xtask libtorch`'s
+    /// environment, to compare against the very libtorch the tch backend links).
+    #[arg(long, default_value = "python3")]
+    torch_python: PathBuf,
+    /// With --vs-torch: alternate skipnet and PyTorch per case this many times and report the
+    /// median ratio and its range.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+}
+
+/// skipnet ÷ PyTorch for one case and mode, over the rounds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    pub arch: String,
+    pub mode: String,
+    pub batch: usize,
+    pub input: [usize; 3],
+    /// Medians over the rounds.
+    pub ours_images_per_s: f64,
+    pub torch_images_per_s: f64,
+    /// Median of the per-round ratios (skipnet img/s ÷ PyTorch img/s; > 1: skipnet is faster).
+    pub ratio: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Training: PyTorch's seconds ÷ ours for forward + loss, backward, update (medians).
+    pub phases: Option<[f64; 3]>,
+}
+
+/// Pairs round k of ours with round k of PyTorch's for every case and mode.
+fn ratios(ours: &[Measurement], torch: &[Measurement]) -> Vec<Ratio> {
+    let mut out: Vec<Ratio> = Vec::new();
+    for m in ours {
+        if out.iter().any(|r| r.arch == m.arch && r.mode == m.mode) {
+            continue;
+        }
+        let same = |x: &&Measurement| x.arch == m.arch && x.mode == m.mode;
+        let a: Vec<&Measurement> = ours.iter().filter(same).collect();
+        let b: Vec<&Measurement> = torch.iter().filter(same).collect();
+        if b.is_empty() {
+            continue;
+        }
+        let per_round: Vec<f64> = a
+            .iter()
+            .zip(&b)
+            .map(|(a, b)| a.images_per_s / b.images_per_s)
+            .collect();
+        let phase = |i: usize| {
+            let v: Vec<f64> = a
+                .iter()
+                .zip(&b)
+                .filter_map(|(a, b)| Some(b.phases?[i] / a.phases?[i]))
+                .collect();
+            (!v.is_empty()).then(|| median(v))
+        };
+        let phases = match (phase(0), phase(1), phase(2)) {
+            (Some(f), Some(b), Some(u)) => Some([f, b, u]),
+            _ => None,
+        };
+        out.push(Ratio {
+            arch: m.arch.clone(),
+            mode: m.mode.clone(),
+            batch: m.batch,
+            input: m.input,
+            ours_images_per_s: median(a.iter().map(|m| m.images_per_s).collect()),
+            torch_images_per_s: median(b.iter().map(|m| m.images_per_s).collect()),
+            ratio: median(per_round.clone()),
+            min: per_round.iter().copied().fold(f64::INFINITY, f64::min),
+            max: per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            phases,
+        });
+    }
+    out
 }
 
 /// One benchmark case: a model, a batch shape, and which measurements.
@@ -103,9 +175,15 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The median (the mean of the middle two for an even count).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let n = v.len();
+    if n.is_multiple_of(2) {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    } else {
+        v[n / 2]
+    }
 }
 
 /// Times `step` (which must block until its result is computed): `warmup` untimed runs, then
@@ -295,7 +373,7 @@ pub fn measure(
                 seconds,
                 images_per_s,
                 gflop_per_s: images_per_s * macs as f64 * flop_factor / 1e9,
-                peak_rss_mb: matches!(backend, Backend::Flex | Backend::Ndarray)
+                peak_rss_mb: matches!(backend, Backend::Flex | Backend::Ndarray | Backend::Tch)
                     .then(peak_rss_mb)
                     .flatten(),
                 phases,
@@ -358,7 +436,8 @@ fn selected_cases(args: &BenchArgs) -> Result<Vec<Case>> {
 fn run_torch(cases: &[Case], args: &BenchArgs) -> Result<Vec<Measurement>> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/torch_reference.py");
     let cases_json = serde_json::to_string(cases)?;
-    let output = std::process::Command::new("python3")
+    let python = &args.torch_python;
+    let output = std::process::Command::new(python)
         .arg(&script)
         .args([
             "--cases-json",
@@ -372,7 +451,7 @@ fn run_torch(cases: &[Case], args: &BenchArgs) -> Result<Vec<Measurement>> {
         ])
         .stderr(std::process::Stdio::inherit())
         .output()
-        .with_context(|| format!("cannot run python3 {}", script.display()))?;
+        .with_context(|| format!("cannot run {} {}", python.display(), script.display()))?;
     if !output.status.success() {
         bail!(
             "{} failed ({}); is PyTorch installed (`pip install torch torchvision`)?",
@@ -400,44 +479,56 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         (args.warmup, args.iters)
     };
     println!(
-        "skipnet on {} ({warmup} warm-up, median of {iters}):",
-        backend.name()
+        "skipnet on {} ({warmup} warm-up, median of {iters}{}):",
+        backend.name(),
+        if args.vs_torch {
+            format!(
+                "; each case then PyTorch eager with {} threads, {} round(s)",
+                args.torch_threads, args.rounds
+            )
+        } else {
+            String::new()
+        }
     );
-    let ours = measure(&cases, backend, warmup, iters)?;
-    let torch = if args.vs_torch {
-        println!("\nPyTorch eager ({} threads):", args.torch_threads);
-        Some(run_torch(&cases, args)?)
-    } else {
-        None
-    };
-    if let Some(torch) = &torch {
+    // Without PyTorch: one pass over the cases. With it: each case, then the same case in
+    // PyTorch, repeated `--rounds` times, so both sides of a ratio see the same machine load.
+    let mut ours = Vec::new();
+    let mut torch = Vec::new();
+    let rounds = if args.vs_torch { args.rounds.max(1) } else { 1 };
+    for round in 1..=rounds {
+        if rounds > 1 {
+            println!("round {round}/{rounds}");
+        }
+        for case in &cases {
+            ours.extend(measure(std::slice::from_ref(case), backend, warmup, iters)?);
+            if args.vs_torch {
+                // The script prints its own lines (to stderr) as it measures.
+                torch.extend(run_torch(std::slice::from_ref(case), args)?);
+            }
+        }
+    }
+    let ratios = ratios(&ours, &torch);
+    if args.vs_torch {
         println!(
-            "\n| case | mode | skipnet {} img/s | PyTorch img/s | ratio | forward / backward / update ratio |\n|---|---|---|---|---|---|",
+            "\n| case | mode | skipnet {} img/s | PyTorch img/s | ratio (median of {rounds}) | range | forward / backward / update ratio |\n|---|---|---|---|---|---|---|",
             backend.name()
         );
-        for m in &ours {
-            let theirs = torch.iter().find(|t| t.arch == m.arch && t.mode == m.mode);
-            let ips = theirs.map_or(f64::NAN, |t| t.images_per_s);
-            // Phase ratios: PyTorch's seconds ÷ ours (>1 = we are faster at that phase).
-            let phases = match (m.phases, theirs.and_then(|t| t.phases)) {
-                (Some(a), Some(b)) => format!(
-                    "{:.2} / {:.2} / {:.2}",
-                    b[0] / a[0],
-                    b[1] / a[1],
-                    b[2] / a[2]
-                ),
-                _ => "".into(),
-            };
+        for r in &ratios {
             println!(
-                "| {} b{} {}×{} | {} | {:.1} | {:.1} | {:.2} | {phases} |",
-                m.arch,
-                m.batch,
-                m.input[1],
-                m.input[2],
-                m.mode,
-                m.images_per_s,
-                ips,
-                m.images_per_s / ips
+                "| {} b{} {}×{} | {} | {:.1} | {:.1} | {:.2} | {:.2}–{:.2} | {} |",
+                r.arch,
+                r.batch,
+                r.input[1],
+                r.input[2],
+                r.mode,
+                r.ours_images_per_s,
+                r.torch_images_per_s,
+                r.ratio,
+                r.min,
+                r.max,
+                r.phases.map_or(String::new(), |[f, b, u]| format!(
+                    "{f:.2} / {b:.2} / {u:.2}"
+                ))
             );
         }
     }
@@ -447,7 +538,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "warmup": warmup,
             "iters": iters,
             "skipnet": ours,
-            "torch": torch,
+            "torch": args.vs_torch.then_some(&torch),
+            "ratios": args.vs_torch.then_some(&ratios),
         });
         skipnet_data::image::write_bytes_atomically(
             path,
@@ -457,4 +549,66 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         println!("results: {}", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(arch: &str, mode: &str, images_per_s: f64, phases: Option<[f64; 3]>) -> Measurement {
+        Measurement {
+            arch: arch.into(),
+            mode: mode.into(),
+            batch: 8,
+            input: [3, 32, 32],
+            seconds: 8.0 / images_per_s,
+            images_per_s,
+            gflop_per_s: 0.0,
+            peak_rss_mb: None,
+            phases,
+        }
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(vec![5.0]), 5.0);
+    }
+
+    #[test]
+    fn ratios_pair_rounds_case_by_case() {
+        // Three rounds of two cases; PyTorch's speed changes between rounds (machine load).
+        let ours = vec![
+            m("a", "train", 10.0, Some([1.0, 2.0, 0.1])),
+            m("a", "infer", 40.0, None),
+            m("a", "train", 5.0, Some([2.0, 4.0, 0.2])),
+            m("a", "infer", 40.0, None),
+            m("a", "train", 10.0, Some([1.0, 2.0, 0.1])),
+            m("a", "infer", 40.0, None),
+        ];
+        let torch = vec![
+            m("a", "train", 20.0, Some([0.5, 1.0, 0.1])),
+            m("a", "infer", 20.0, None),
+            m("a", "train", 5.0, Some([2.0, 4.0, 0.1])),
+            m("a", "infer", 80.0, None),
+            m("a", "train", 10.0, Some([1.0, 1.0, 0.1])),
+            m("a", "infer", 40.0, None),
+        ];
+        let r = ratios(&ours, &torch);
+        assert_eq!(r.len(), 2);
+        let train = &r[0];
+        assert_eq!((train.arch.as_str(), train.mode.as_str()), ("a", "train"));
+        // Per-round ratios 0.5, 1.0, 1.0.
+        assert_eq!((train.ratio, train.min, train.max), (1.0, 0.5, 1.0));
+        assert_eq!(train.ours_images_per_s, 10.0);
+        assert_eq!(train.torch_images_per_s, 10.0);
+        // Phase ratios are PyTorch's seconds ÷ ours: forward 0.5, 1, 1; backward 0.5, 1, 0.5.
+        assert_eq!(train.phases, Some([1.0, 0.5, 1.0]));
+        let infer = &r[1];
+        assert_eq!((infer.ratio, infer.min, infer.max), (1.0, 0.5, 2.0));
+        assert_eq!(infer.phases, None);
+        // Without PyTorch numbers there is nothing to pair.
+        assert!(ratios(&ours, &[]).is_empty());
+    }
 }

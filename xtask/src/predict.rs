@@ -30,8 +30,8 @@ pub struct PredictArgs {
     /// Mask PNG to write (unet).
     #[arg(long)]
     output: Option<PathBuf>,
-    /// flex, ndarray, wgpu or cuda (must be compiled in).
-    #[arg(long, default_value = "flex")]
+    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu, cuda or tch (must be compiled in).
+    #[arg(long, default_value = "auto")]
     backend: String,
 }
 

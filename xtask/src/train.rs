@@ -84,8 +84,8 @@ pub struct TrainArgs {
     /// Run name (default `<arch>-<dataset>-<unix time>`).
     #[arg(long)]
     name: Option<String>,
-    /// flex, ndarray, wgpu or cuda.
-    #[arg(long, default_value = "flex")]
+    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu, cuda or tch.
+    #[arg(long, default_value = "auto")]
     backend: String,
     /// Training items of the synthetic datasets.
     #[arg(long)]
@@ -127,9 +127,15 @@ pub(crate) fn select_backend(name: &str) -> Result<Option<Backend>> {
     if std::env::var_os("SKIPNET_REEXEC").is_some() {
         bail!("backend '{name}' is still not compiled in after rebuilding with --features {name}");
     }
+    let build_env = match backend {
+        Backend::Tch => crate::libtorch::build_env()?,
+        _ => Vec::new(),
+    };
+    let name = backend.name();
     eprintln!("building xtask with --features {name} for the {name} backend…");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
+        .envs(build_env)
         .args([
             "run",
             "--quiet",

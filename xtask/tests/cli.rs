@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{text, xtask};
+use common::{text, tiny_train_args, xtask};
 
 #[test]
 fn summary_json_reports_exact_parameters() {
@@ -75,45 +75,22 @@ fn train_classifier_writes_a_complete_run_folder() {
 #[test]
 fn resume_continues_at_the_next_epoch() {
     let dir = tempfile::tempdir().unwrap();
-    let base = [
-        "train",
-        "--train-size",
-        "32",
-        "--valid-size",
-        "16",
-        "--batch-size",
-        "16",
-        "--arch",
-        "cifar-resnet8",
-        "--out",
-        "runs",
-        "--name",
-        "r",
-    ];
-    let first: Vec<&str> = base.iter().copied().chain(["--epochs", "1"]).collect();
+    let first = tiny_train_args("r", "1", "32");
     assert!(xtask(&first, dir.path()).status.success());
     // The same command again would overwrite the run: refused.
     let again = xtask(&first, dir.path());
     assert!(!again.status.success());
     assert!(text(&again).contains("pass --resume"), "{}", text(&again));
-    let done = xtask(
-        &first
-            .iter()
-            .copied()
-            .chain(["--resume"])
-            .collect::<Vec<_>>(),
-        dir.path(),
-    );
+    let mut done = first.clone();
+    done.push("--resume".into());
+    let done = xtask(&done, dir.path());
     assert!(
         text(&done).contains("already has 1 epochs"),
         "{}",
         text(&done)
     );
-    let more: Vec<&str> = base
-        .iter()
-        .copied()
-        .chain(["--epochs", "3", "--resume"])
-        .collect();
+    let mut more = tiny_train_args("r", "3", "32");
+    more.push("--resume".into());
     let out = xtask(&more, dir.path());
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -239,7 +216,7 @@ fn bad_train_arguments_are_clear_errors() {
         ),
         (
             vec!["train", "--backend", "tpu"],
-            "valid backends: flex, ndarray, wgpu, cuda",
+            "valid backends: auto, flex, ndarray, wgpu, cuda, tch",
         ),
         (vec!["train", "--optimizer", "adam"], "valid: sgd, adamw"),
         (vec!["train", "--devices", "2"], "needs a GPU backend"),
@@ -356,24 +333,11 @@ fn predict_round_trips_a_trained_model() {
     use skipnet_models::ModelConfig;
 
     let dir = tempfile::tempdir().unwrap();
-    let train = [
-        "train",
-        "--epochs",
-        "1",
-        "--train-size",
-        "32",
-        "--valid-size",
-        "16",
-        "--batch-size",
-        "16",
-        "--arch",
-        "cifar-resnet8",
-        "--out",
-        "runs",
-        "--name",
-        "p",
-    ];
-    assert!(xtask(&train, dir.path()).status.success());
+    assert!(
+        xtask(&tiny_train_args("p", "1", "32"), dir.path())
+            .status
+            .success()
+    );
     let input = NpyArray {
         shape: vec![2, 3, 32, 32],
         data: (0..2 * 3 * 32 * 32)
@@ -627,4 +591,78 @@ fn import_and_predict_take_pytorch_weights() {
         !dir.path().join("x.bpk").exists(),
         "nothing written on error"
     );
+}
+
+/// Without libtorch, `--backend tch` says how to get it instead of starting a failing build.
+#[cfg(not(feature = "tch"))]
+#[test]
+fn tch_without_libtorch_names_the_install_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["train", "--backend", "tch", "--epochs", "1"])
+        .current_dir(dir.path())
+        .env("SKIPNET_LIBTORCH_DIR", dir.path().join("no-libtorch"))
+        .env_remove("LIBTORCH")
+        .env_remove("LIBTORCH_USE_PYTORCH")
+        .env_remove("SKIPNET_REEXEC")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(message.contains("cargo xtask libtorch"), "{message}");
+    assert!(message.contains("no-libtorch"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
+
+/// The LibTorch backend trains, and its outputs match flex's for the same weights.
+#[cfg(all(feature = "tch", feature = "flex"))]
+#[test]
+fn tch_trains_and_matches_flex() {
+    use skipnet_data::npy::{self, NpyArray};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut train = tiny_train_args("t", "1", "32");
+    train.extend(["--backend".into(), "tch".into()]);
+    let out = xtask(&train, dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("with tch"), "{}", text(&out));
+    let config = std::fs::read_to_string(dir.path().join("runs/t/config.json")).unwrap();
+    assert!(config.contains("\"backend\": \"tch\""), "{config}");
+    assert_eq!(common::csv_epochs(&dir.path().join("runs/t")), ["1"]);
+    let input = NpyArray {
+        shape: vec![2, 3, 32, 32],
+        data: (0..2 * 3 * 32 * 32)
+            .map(|i| ((i * 29 % 97) as f32 / 48.0) - 1.0)
+            .collect(),
+    };
+    npy::write(&input, &dir.path().join("x.npy")).unwrap();
+    let mut outputs = Vec::new();
+    for backend in ["tch", "flex"] {
+        let y = format!("y-{backend}.npy");
+        let out = xtask(
+            &[
+                "predict",
+                "cifar-resnet8",
+                "--backend",
+                backend,
+                "--weights",
+                "runs/t",
+                "--input-npy",
+                "x.npy",
+                "--output-npy",
+                &y,
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        outputs.push(npy::read(&dir.path().join(y)).unwrap());
+    }
+    assert_eq!(outputs[0].shape, vec![2, 10]);
+    let max_diff = outputs[0]
+        .data
+        .iter()
+        .zip(&outputs[1].data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(max_diff <= 1e-4, "tch vs flex max |Δ| = {max_diff}");
 }

@@ -7,30 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{csv_epochs, text, xtask};
-
-fn base_args(name: &str, epochs: &str, train_size: &str) -> Vec<String> {
-    [
-        "train",
-        "--train-size",
-        train_size,
-        "--valid-size",
-        "16",
-        "--batch-size",
-        "16",
-        "--arch",
-        "cifar-resnet8",
-        "--out",
-        "runs",
-        "--name",
-        name,
-        "--epochs",
-        epochs,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
+use common::{csv_epochs, text, tiny_train_args, xtask};
 
 fn complete_checkpoint(run: &Path, epoch: usize) -> bool {
     ["model", "optim", "scheduler"]
@@ -54,7 +31,7 @@ fn sigkill_mid_epoch_then_resume_finishes_the_run() {
     let run = dir.path().join("runs/k");
     // 24 steps per epoch: long enough to be killed inside epoch 2.
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(base_args("k", "3", "384"))
+        .args(tiny_train_args("k", "3", "384"))
         .current_dir(dir.path())
         .env_remove("SKIPNET_DATA")
         .stdout(Stdio::null())
@@ -83,7 +60,7 @@ fn sigkill_mid_epoch_then_resume_finishes_the_run() {
     );
     assert!(!run.join("model.bpk").exists(), "killed before the end");
 
-    let mut resume = base_args("k", "3", "384");
+    let mut resume = tiny_train_args("k", "3", "384");
     resume.push("--resume".into());
     let out = xtask(&resume, dir.path());
     assert!(out.status.success(), "{}", text(&out));
@@ -100,7 +77,7 @@ fn sigkill_mid_epoch_then_resume_finishes_the_run() {
 fn truncated_checkpoint_falls_back_to_the_previous_one() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("runs/t");
-    let out = xtask(&base_args("t", "2", "32"), dir.path());
+    let out = xtask(&tiny_train_args("t", "2", "32"), dir.path());
     assert!(out.status.success(), "{}", text(&out));
     assert!(complete_checkpoint(&run, 1) && complete_checkpoint(&run, 2));
     // Truncate the newest model checkpoint (as a full disk or a bad copy would).
@@ -113,7 +90,7 @@ fn truncated_checkpoint_falls_back_to_the_previous_one() {
         .set_len(len / 2)
         .unwrap();
 
-    let mut resume = base_args("t", "3", "32");
+    let mut resume = tiny_train_args("t", "3", "32");
     resume.push("--resume".into());
     let out = xtask(&resume, dir.path());
     assert!(out.status.success(), "{}", text(&out));
@@ -134,7 +111,7 @@ fn truncated_checkpoint_falls_back_to_the_previous_one() {
         let path = entry.unwrap().path();
         std::fs::write(&path, b"BPK but not really").unwrap();
     }
-    let mut again = base_args("t", "4", "32");
+    let mut again = tiny_train_args("t", "4", "32");
     again.push("--resume".into());
     let out = xtask(&again, dir.path());
     assert!(!out.status.success());

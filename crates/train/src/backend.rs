@@ -18,13 +18,16 @@ pub enum Backend {
     Wgpu,
     /// NVIDIA GPU through CUDA.
     Cuda,
+    /// LibTorch (PyTorch's C++ library) on the CPU, through burn-tch: PyTorch's own kernels
+    /// under Burn's autodiff. Needs libtorch at build and run time (see docs/performance.md).
+    Tch,
 }
 
 /// A backend that cannot be used in this build or on this machine.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BackendError {
     /// The name is not a backend.
-    #[error("unknown backend '{0}'; valid backends: flex, ndarray, wgpu, cuda")]
+    #[error("unknown backend '{0}'; valid backends: auto, flex, ndarray, wgpu, cuda, tch")]
     Unknown(String),
     /// More devices than the backend can offer.
     #[error(
@@ -53,11 +56,12 @@ pub enum BackendError {
 
 impl Backend {
     /// Every backend, in the order the docs list them.
-    pub const ALL: [Backend; 4] = [
+    pub const ALL: [Backend; 5] = [
         Backend::Flex,
         Backend::Ndarray,
         Backend::Wgpu,
         Backend::Cuda,
+        Backend::Tch,
     ];
 
     /// The backend's name on the command line and its cargo feature.
@@ -67,6 +71,7 @@ impl Backend {
             Backend::Ndarray => "ndarray",
             Backend::Wgpu => "wgpu",
             Backend::Cuda => "cuda",
+            Backend::Tch => "tch",
         }
     }
 
@@ -77,6 +82,19 @@ impl Backend {
             Backend::Ndarray => cfg!(feature = "ndarray"),
             Backend::Wgpu => cfg!(feature = "wgpu"),
             Backend::Cuda => cfg!(feature = "cuda"),
+            Backend::Tch => cfg!(feature = "tch"),
+        }
+    }
+
+    /// The fastest CPU backend of this build, what `auto` means: LibTorch when the build has
+    /// it (see docs/performance.md for the measurements), flex otherwise. GPU backends are
+    /// never picked automatically: on a machine without a GPU, wgpu falls back to a slow
+    /// software rasteriser.
+    pub fn auto() -> Backend {
+        if Backend::Tch.is_compiled() {
+            Backend::Tch
+        } else {
+            Backend::Flex
         }
     }
 
@@ -110,7 +128,7 @@ impl Backend {
             return Ok(vec![first]);
         }
         match self {
-            Backend::Flex | Backend::Ndarray => Err(BackendError::SingleDevice {
+            Backend::Flex | Backend::Ndarray | Backend::Tch => Err(BackendError::SingleDevice {
                 backend: self,
                 asked: count,
             }),
@@ -136,6 +154,9 @@ impl Backend {
             Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
             #[cfg(feature = "cuda")]
             Backend::Cuda => Device::cuda(0),
+            #[cfg(feature = "tch")]
+            #[allow(deprecated)]
+            Backend::Tch => Device::libtorch(),
             #[allow(unreachable_patterns)]
             _ => unreachable!("device() checks is_compiled() first"),
         }
@@ -152,6 +173,9 @@ impl FromStr for Backend {
     type Err = BackendError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Backend::auto());
+        }
         Self::ALL
             .into_iter()
             .find(|b| b.name().eq_ignore_ascii_case(s))
@@ -169,10 +193,21 @@ mod tests {
             assert_eq!(backend.name().parse::<Backend>().unwrap(), backend);
         }
         assert_eq!("FLEX".parse::<Backend>().unwrap(), Backend::Flex);
+        let auto = "auto".parse::<Backend>().unwrap();
+        assert_eq!(auto, Backend::auto());
+        assert!(auto.is_compiled() || !Backend::Flex.is_compiled());
+        assert_eq!(
+            auto,
+            if cfg!(feature = "tch") {
+                Backend::Tch
+            } else {
+                Backend::Flex
+            }
+        );
         let err = "tpu".parse::<Backend>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown backend 'tpu'; valid backends: flex, ndarray, wgpu, cuda"
+            "unknown backend 'tpu'; valid backends: auto, flex, ndarray, wgpu, cuda, tch"
         );
     }
 

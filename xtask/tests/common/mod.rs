@@ -48,3 +48,28 @@ pub fn csv_epochs(run: &Path) -> Vec<String> {
         .map(|l| l.split(',').next().unwrap().to_string())
         .collect()
 }
+
+/// `train` of cifar-resnet8 on synthetic shapes into `runs/<name>`: `train_size` items, 16
+/// validation items, batch 16.
+pub fn tiny_train_args(name: &str, epochs: &str, train_size: &str) -> Vec<String> {
+    [
+        "train",
+        "--train-size",
+        train_size,
+        "--valid-size",
+        "16",
+        "--batch-size",
+        "16",
+        "--arch",
+        "cifar-resnet8",
+        "--out",
+        "runs",
+        "--name",
+        name,
+        "--epochs",
+        epochs,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
