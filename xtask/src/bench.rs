@@ -16,7 +16,8 @@ use skipnet_train::segmentation::bce_dice_loss;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu, cuda or tch (rebuilds with the feature when not compiled in).
+    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu,
+    /// cuda or tch (rebuilds with the feature when not compiled in).
     #[arg(long, default_value = "auto")]
     backend: String,
     /// Write the results as JSON here.
@@ -41,8 +42,8 @@ pub struct BenchArgs {
     /// CPU threads PyTorch may use (`torch.set_num_threads`).
     #[arg(long, default_value_t = 2)]
     torch_threads: usize,
-    /// Python that runs the PyTorch reference (e.g. the one of `cargo xtask libtorch`'s
-    /// environment, to compare against the very libtorch the tch backend links).
+    /// Python that runs the PyTorch reference (needs torch and torchvision; e.g. a venv with
+    /// torch 2.9.0 and torchvision 0.24.0 to compare against the libtorch the tch backend links).
     #[arg(long, default_value = "python3")]
     torch_python: PathBuf,
     /// With --vs-torch: alternate skipnet and PyTorch per case this many times and report the

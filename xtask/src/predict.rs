@@ -30,7 +30,8 @@ pub struct PredictArgs {
     /// Mask PNG to write (unet).
     #[arg(long)]
     output: Option<PathBuf>,
-    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu, cuda or tch (must be compiled in).
+    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu,
+    /// cuda or tch (must be compiled in).
     #[arg(long, default_value = "auto")]
     backend: String,
 }

@@ -84,7 +84,8 @@ pub struct TrainArgs {
     /// Run name (default `<arch>-<dataset>-<unix time>`).
     #[arg(long)]
     name: Option<String>,
-    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu, cuda or tch.
+    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu,
+    /// cuda or tch.
     #[arg(long, default_value = "auto")]
     backend: String,
     /// Training items of the synthetic datasets.

@@ -40,7 +40,8 @@ pub struct CommonArgs {
     /// Output folder (default `experiments/<name>`).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu, cuda or tch (rebuilds with the feature when not compiled in).
+    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu,
+    /// cuda or tch (rebuilds with the feature when not compiled in).
     #[arg(long, default_value = "auto")]
     backend: String,
     /// A tiny version that finishes in seconds (what CI runs; numbers mean nothing).
