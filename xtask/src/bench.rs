@@ -374,9 +374,7 @@ pub fn measure(
                 seconds,
                 images_per_s,
                 gflop_per_s: images_per_s * macs as f64 * flop_factor / 1e9,
-                peak_rss_mb: matches!(backend, Backend::Flex | Backend::Ndarray | Backend::Tch)
-                    .then(peak_rss_mb)
-                    .flatten(),
+                peak_rss_mb: backend.is_cpu().then(peak_rss_mb).flatten(),
                 phases,
             };
             println!(

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{text, tiny_train_args, xtask};
+use common::{max_abs_diff, text, tiny_train_args, write_patterned_input, xtask};
 
 #[test]
 fn summary_json_reports_exact_parameters() {
@@ -329,7 +329,7 @@ fn data_synth_and_inspect() {
 fn predict_round_trips_a_trained_model() {
     use burn::module::Module;
     use burn::tensor::{Tensor, TensorData};
-    use skipnet_data::npy::{self, NpyArray};
+    use skipnet_data::npy;
     use skipnet_models::ModelConfig;
 
     let dir = tempfile::tempdir().unwrap();
@@ -338,13 +338,7 @@ fn predict_round_trips_a_trained_model() {
             .status
             .success()
     );
-    let input = NpyArray {
-        shape: vec![2, 3, 32, 32],
-        data: (0..2 * 3 * 32 * 32)
-            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
-            .collect(),
-    };
-    npy::write(&input, &dir.path().join("x.npy")).unwrap();
+    let input = write_patterned_input(&dir.path().join("x.npy"));
     let out = xtask(
         &[
             "predict",
@@ -380,11 +374,7 @@ fn predict_round_trips_a_trained_model() {
         .into_data()
         .try_to_vec::<f32>()
         .unwrap();
-    let max_diff = expected
-        .iter()
-        .zip(&y.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let max_diff = max_abs_diff(&expected, &y.data);
     assert!(max_diff <= 1e-5, "max |Δ| = {max_diff}");
 
     // The safetensors export holds the same model.
@@ -545,14 +535,8 @@ fn import_and_predict_take_pytorch_weights() {
         assert_eq!(got.shape, expected.shape);
         got.data
     };
-    let max_diff = |a: &[f32], b: &[f32]| {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max)
-    };
     let from_pth = predict(&weights, "pth.npy");
-    assert!(max_diff(&from_pth, &expected.data) <= 1e-4);
+    assert!(max_abs_diff(&from_pth, &expected.data) <= 1e-4);
 
     let bpk = dir.path().join("c20.bpk");
     let st = dir.path().join("c20.safetensors");
@@ -618,7 +602,7 @@ fn tch_without_libtorch_names_the_install_command() {
 #[cfg(all(feature = "tch", feature = "flex"))]
 #[test]
 fn tch_trains_and_matches_flex() {
-    use skipnet_data::npy::{self, NpyArray};
+    use skipnet_data::npy;
 
     let dir = tempfile::tempdir().unwrap();
     let mut train = tiny_train_args("t", "1", "32");
@@ -629,13 +613,7 @@ fn tch_trains_and_matches_flex() {
     let config = std::fs::read_to_string(dir.path().join("runs/t/config.json")).unwrap();
     assert!(config.contains("\"backend\": \"tch\""), "{config}");
     assert_eq!(common::csv_epochs(&dir.path().join("runs/t")), ["1"]);
-    let input = NpyArray {
-        shape: vec![2, 3, 32, 32],
-        data: (0..2 * 3 * 32 * 32)
-            .map(|i| ((i * 29 % 97) as f32 / 48.0) - 1.0)
-            .collect(),
-    };
-    npy::write(&input, &dir.path().join("x.npy")).unwrap();
+    write_patterned_input(&dir.path().join("x.npy"));
     let mut outputs = Vec::new();
     for backend in ["tch", "flex"] {
         let y = format!("y-{backend}.npy");
@@ -658,11 +636,6 @@ fn tch_trains_and_matches_flex() {
         outputs.push(npy::read(&dir.path().join(y)).unwrap());
     }
     assert_eq!(outputs[0].shape, vec![2, 10]);
-    let max_diff = outputs[0]
-        .data
-        .iter()
-        .zip(&outputs[1].data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let max_diff = max_abs_diff(&outputs[0].data, &outputs[1].data);
     assert!(max_diff <= 1e-4, "tch vs flex max |Δ| = {max_diff}");
 }

@@ -86,6 +86,11 @@ impl Backend {
         }
     }
 
+    /// Whether the backend computes on the CPU (one device, memory in this process).
+    pub fn is_cpu(self) -> bool {
+        matches!(self, Backend::Flex | Backend::Ndarray | Backend::Tch)
+    }
+
     /// The fastest CPU backend of this build, what `auto` means: LibTorch when the build has
     /// it (see docs/performance.md for the measurements), flex otherwise. GPU backends are
     /// never picked automatically: on a machine without a GPU, wgpu falls back to a slow
@@ -127,11 +132,13 @@ impl Backend {
         if count <= 1 {
             return Ok(vec![first]);
         }
-        match self {
-            Backend::Flex | Backend::Ndarray | Backend::Tch => Err(BackendError::SingleDevice {
+        if self.is_cpu() {
+            return Err(BackendError::SingleDevice {
                 backend: self,
                 asked: count,
-            }),
+            });
+        }
+        match self {
             #[cfg(feature = "wgpu")]
             Backend::Wgpu => Ok((0..count)
                 .map(|i| Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)))

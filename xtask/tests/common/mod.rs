@@ -73,3 +73,23 @@ pub fn tiny_train_args(name: &str, epochs: &str, train_size: &str) -> Vec<String
     .map(|s| s.to_string())
     .collect()
 }
+
+/// The largest element-wise |a - b|.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// A fixed, patterned `[2, 3, 32, 32]` input in [-1, 1], written to `path` as .npy.
+pub fn write_patterned_input(path: &Path) -> skipnet_data::npy::NpyArray {
+    let input = skipnet_data::npy::NpyArray {
+        shape: vec![2, 3, 32, 32],
+        data: (0..2 * 3 * 32 * 32)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect(),
+    };
+    skipnet_data::npy::write(&input, path).unwrap();
+    input
+}
