@@ -2,24 +2,23 @@
 //! peak memory and achieved GFLOP/s, optionally beside PyTorch eager (`bench/torch_reference.py`).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use burn::module::Module;
-use burn::optim::{GradientsParams, SgdConfig, momentum::MomentumConfig};
-use burn::tensor::{Device, Distribution, Int, Tensor};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use skipnet_models::{Model, ModelConfig, Task};
+use skipnet_models::ModelConfig;
 use skipnet_train::Backend;
-use skipnet_train::segmentation::bce_dice_loss;
+use skipnet_train::timing::{median, time_inference, time_train_step};
+
+use crate::cli::{BackendArg, ClosedSet, select_backend};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu,
-    /// cuda or tch (rebuilds with the feature when not compiled in).
-    #[arg(long, default_value = "auto")]
-    backend: String,
+    /// auto (the fastest CPU backend compiled in: tch, else flex), or a backend (rebuilds
+    /// with its cargo feature when not compiled in).
+    #[arg(long, default_value = "auto", value_parser = ClosedSet::<BackendArg>::new())]
+    backend: BackendArg,
     /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -176,156 +175,6 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// The median (the mean of the middle two for an even count).
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n.is_multiple_of(2) {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    } else {
-        v[n / 2]
-    }
-}
-
-/// Times `step` (which must block until its result is computed): `warmup` untimed runs, then
-/// the median of `iters`.
-fn time(warmup: usize, iters: usize, mut step: impl FnMut() -> Result<()>) -> Result<f64> {
-    for _ in 0..warmup {
-        step()?;
-    }
-    let mut times = Vec::with_capacity(iters);
-    for _ in 0..iters.max(1) {
-        let started = Instant::now();
-        step()?;
-        times.push(started.elapsed().as_secs_f64());
-    }
-    Ok(median(times))
-}
-
-/// Eval-mode forward throughput of `model` (built on a plain device) on random input.
-pub fn time_inference(
-    model: &Model,
-    device: &Device,
-    batch: usize,
-    input: [usize; 3],
-    warmup: usize,
-    iters: usize,
-) -> Result<f64> {
-    let [c, h, w] = input;
-    let x = Tensor::<4>::random([batch, c, h, w], Distribution::Default, device);
-    time(warmup, iters, || {
-        let out: f32 = match model.task() {
-            Task::Classification => model
-                .forward_classification(x.clone())
-                .ok_or_else(|| anyhow!("not a classifier"))?
-                .sum()
-                .into_scalar(),
-            Task::Segmentation => model
-                .forward_segmentation(x.clone())
-                .ok_or_else(|| anyhow!("not a segmenter"))?
-                .sum()
-                .into_scalar(),
-        };
-        std::hint::black_box(out);
-        Ok(())
-    })
-}
-
-/// Median seconds of a training step and of its three phases.
-#[derive(Debug, Clone, Copy)]
-pub struct StepTiming {
-    pub seconds: f64,
-    /// Forward pass and loss (waited for).
-    pub forward: f64,
-    /// Backward pass.
-    pub backward: f64,
-    /// Optimiser update.
-    pub update: f64,
-}
-
-/// Training-step throughput: forward, loss (cross-entropy, or BCE + Dice for U-Net), backward,
-/// SGD (momentum 0.9) update; `device` must be an autodiff device.
-pub fn time_train_step(
-    model: Model,
-    device: &Device,
-    batch: usize,
-    input: [usize; 3],
-    warmup: usize,
-    iters: usize,
-) -> Result<StepTiming> {
-    let [c, h, w] = input;
-    let x = Tensor::<4>::random([batch, c, h, w], Distribution::Default, device);
-    let classes = model
-        .forward_classification(x.clone().narrow(0, 0, 1))
-        .map(|l| l.dims()[1]);
-    let labels = classes
-        .map(|k| Tensor::<1, Int>::random([batch], Distribution::Uniform(0.0, k as f64), device));
-    let masks = Tensor::<4>::random([batch, 1, h, w], Distribution::Bernoulli(0.3), device);
-    let loss_of = |m: &Model| -> Tensor<1> {
-        match (&labels, m.forward_classification(x.clone())) {
-            (Some(y), Some(logits)) => burn::nn::loss::CrossEntropyLossConfig::new()
-                .init(device)
-                .forward(logits, y.clone()),
-            _ => bce_dice_loss(
-                m.forward_segmentation(x.clone())
-                    .expect("a zoo model classifies or segments"),
-                masks.clone(),
-            ),
-        }
-    };
-    let mut optim = SgdConfig::new()
-        .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
-        .init();
-    let mut model = Some(model);
-    let mut phases: Vec<[f64; 3]> = Vec::new();
-    let seconds = time(warmup, iters, || {
-        let m = model.take().expect("model");
-        let t0 = Instant::now();
-        let loss = loss_of(&m);
-        let value: f32 = loss.clone().into_scalar();
-        std::hint::black_box(value);
-        let t1 = Instant::now();
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
-        let t2 = Instant::now();
-        let m = optim.step(0.01, m, grads);
-        std::hint::black_box(probe(&m));
-        let t3 = Instant::now();
-        phases.push([
-            (t1 - t0).as_secs_f64(),
-            (t2 - t1).as_secs_f64(),
-            (t3 - t2).as_secs_f64(),
-        ]);
-        model = Some(m);
-        Ok(())
-    })?;
-    let timed = &phases[warmup.min(phases.len())..];
-    let phase = |i: usize| median(timed.iter().map(|p| p[i]).collect());
-    Ok(StepTiming {
-        seconds,
-        forward: phase(0),
-        backward: phase(1),
-        update: phase(2),
-    })
-}
-
-/// A scalar that depends on the parameter update having run (sum of the first parameter):
-/// reading it waits for the step on asynchronous backends.
-fn probe<M: Module>(module: &M) -> f32 {
-    let mut first = None;
-    module.visit(&mut FirstParam(&mut first));
-    first.map_or(0.0, |t| t.into_scalar())
-}
-
-struct FirstParam<'a>(&'a mut Option<Tensor<1>>);
-
-impl burn::module::ModuleVisitor for FirstParam<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-        if self.0.is_none() {
-            *self.0 = Some(param.val().sum());
-        }
-    }
-}
-
 /// Measures `cases` on `backend`.
 pub fn measure(
     cases: &[Case],
@@ -468,7 +317,7 @@ fn run_torch(cases: &[Case], args: &BenchArgs) -> Result<Vec<Measurement>> {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let Some(backend) = crate::train::select_backend(&args.backend)? else {
+    let Some(backend) = select_backend(args.backend)? else {
         return Ok(());
     };
     let cases = selected_cases(args)?;
@@ -566,13 +415,6 @@ mod tests {
             peak_rss_mb: None,
             phases,
         }
-    }
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert_eq!(median(vec![5.0]), 5.0);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use skipnet_data::inspect::{Format, inspect};
-use skipnet_data::synthetic::{SYNTHETIC_NAMES, write_synthetic};
+use skipnet_data::synthetic::write_synthetic;
 
 #[derive(Subcommand)]
 pub enum DataCommand {
@@ -45,13 +45,6 @@ pub struct InspectArgs {
 pub fn run(command: &DataCommand) -> Result<()> {
     match command {
         DataCommand::Synth(args) => {
-            if !SYNTHETIC_NAMES.contains(&args.name.as_str()) {
-                anyhow::bail!(
-                    "unknown synthetic dataset '{}'; valid: {}",
-                    args.name,
-                    SYNTHETIC_NAMES.join(", ")
-                );
-            }
             let files = write_synthetic(&args.name, &args.out, args.count, args.seed, args.size)?;
             println!(
                 "wrote {files} PNG files of {} to {}",

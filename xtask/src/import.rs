@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use burn::store::{BurnpackStore, ModuleSnapshot};
-use burn::tensor::Device;
 use clap::Args;
 use skipnet_models::interop;
+use skipnet_train::Backend;
 
 use crate::weights::ModelArgs;
 
@@ -21,8 +21,9 @@ pub struct ImportArgs {
 }
 
 pub fn run(args: &ImportArgs) -> Result<()> {
-    let device = Device::flex();
-    let (model, recipe) = args.model.load(&device)?;
+    // Conversion only reads and writes tensors: the default CPU backend of this build.
+    let device = Backend::auto().device()?;
+    let (model, _, weights) = args.model.load(&device)?;
     let extension = args.out.extension().and_then(|e| e.to_str()).unwrap_or("");
     match extension {
         "safetensors" => interop::save_torch_safetensors(&model, &args.out)?,
@@ -42,7 +43,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
     }
     println!(
         "{} → {} ({}, {} parameters)",
-        recipe.weights.display(),
+        weights.display(),
         args.out.display(),
         model.family(),
         model.trainable_params()

@@ -1,6 +1,7 @@
 //! `cargo xtask`: skipnet's command line.
 
 mod bench;
+mod cli;
 mod data;
 mod experiment;
 mod import;

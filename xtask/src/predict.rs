@@ -10,9 +10,10 @@ use skipnet_data::image::{ImageU8, decode, save_png};
 use skipnet_data::npy::{self, NpyArray};
 use skipnet_data::transform::{Normalization, resize_bilinear, to_channels};
 use skipnet_models::{Model, Task};
-use skipnet_train::Backend;
+use skipnet_train::ModelRecipe;
 
-use crate::weights::{ModelArgs, Recipe};
+use crate::cli::{BackendArg, ClosedSet};
+use crate::weights::ModelArgs;
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
@@ -30,10 +31,10 @@ pub struct PredictArgs {
     /// Mask PNG to write (unet).
     #[arg(long)]
     output: Option<PathBuf>,
-    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu,
-    /// cuda or tch (must be compiled in).
-    #[arg(long, default_value = "auto")]
-    backend: String,
+    /// auto (the fastest CPU backend compiled in: tch, else flex), or a backend (must be
+    /// compiled in).
+    #[arg(long, default_value = "auto", value_parser = ClosedSet::<BackendArg>::new())]
+    backend: BackendArg,
 }
 
 fn run_raw(model: &Model, input: Tensor<4>) -> Result<(Vec<usize>, Vec<f32>)> {
@@ -59,7 +60,7 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
     exp.iter().map(|v| v / sum).collect()
 }
 
-fn classify(model: &Model, recipe: &Recipe, paths: &[PathBuf], device: &Device) -> Result<()> {
+fn classify(model: &Model, recipe: &ModelRecipe, paths: &[PathBuf], device: &Device) -> Result<()> {
     let [c, h, w] = recipe
         .input
         .unwrap_or_else(|| recipe.config.default_input());
@@ -159,9 +160,8 @@ fn segment(model: &Model, path: &Path, output: &Path, device: &Device) -> Result
 }
 
 pub fn run(args: &PredictArgs) -> Result<()> {
-    let backend: Backend = args.backend.parse()?;
-    let device = backend.device()?;
-    let (model, recipe) = args.model.load(&device)?;
+    let device = args.backend.backend().device()?;
+    let (model, recipe, _) = args.model.load(&device)?;
     let model = model.valid();
     if let Some(input) = &args.input_npy {
         let Some(output) = &args.output_npy else {

@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::tensor::Device;
 use clap::Args;
-use skipnet_data::transform::Normalization;
-use skipnet_models::{Model, ModelConfig, UNetConfig, interop};
+use skipnet_models::{Model, ModelConfig, UNetConfig};
+use skipnet_train::ModelRecipe;
+use skipnet_train::folder::open_weights;
 
 #[derive(Args, Debug)]
 pub struct ModelArgs {
@@ -28,33 +29,9 @@ pub struct ModelArgs {
     pub width: Option<usize>,
 }
 
-/// What the run folder's config.json (or the command line) says about the model.
-pub struct Recipe {
-    pub config: ModelConfig,
-    pub weights: PathBuf,
-    pub input: Option<[usize; 3]>,
-    pub normalization: Option<Normalization>,
-}
-
 impl ModelArgs {
-    pub fn recipe(&self) -> Result<Recipe> {
-        if self.weights.is_dir() {
-            let path = self.weights.join("config.json");
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let json: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not valid JSON", path.display()))?;
-            let config: ModelConfig = serde_json::from_value(json["model"].clone())
-                .with_context(|| format!("{}: no valid `model` entry", path.display()))?;
-            let input = serde_json::from_value(json["input"].clone()).ok();
-            let normalization = serde_json::from_value(json["normalization"].clone()).ok();
-            return Ok(Recipe {
-                config,
-                weights: self.weights.join("model.bpk"),
-                input,
-                normalization,
-            });
-        }
+    /// The architecture the flags describe (for a weights file).
+    fn config(&self) -> Result<ModelConfig, skipnet_train::TrainError> {
         let mut config = ModelConfig::from_name(&self.arch)?;
         if let Some(n) = self.num_classes {
             config = config.with_num_classes(n);
@@ -65,27 +42,22 @@ impl ModelArgs {
         }
         if let Some(width) = self.width {
             let ModelConfig::UNet(unet) = config else {
-                anyhow::bail!("--width applies to unet only, not {}", self.arch);
+                return Err(skipnet_train::TrainError::invalid(
+                    "--width",
+                    format!("applies to unet only, not {}", self.arch),
+                ));
             };
             config = ModelConfig::UNet(UNetConfig {
                 base_width: width,
                 ..unet
             });
         }
-        config.validate()?;
-        Ok(Recipe {
-            config,
-            weights: self.weights.clone(),
-            input: None,
-            normalization: None,
-        })
+        Ok(config)
     }
 
-    /// The model with its weights loaded (strictly), on `device`.
-    pub fn load(&self, device: &Device) -> Result<(Model, Recipe)> {
-        let recipe = self.recipe()?;
-        let model = recipe.config.init(device)?;
-        let model = interop::load_weights(model, &recipe.weights)?;
-        Ok((model, recipe))
+    /// The model with its weights loaded (strictly), on `device`; its recipe, and the weights
+    /// file it came from.
+    pub fn load(&self, device: &Device) -> Result<(Model, ModelRecipe, PathBuf)> {
+        Ok(open_weights(&self.weights, || self.config(), device)?)
     }
 }

@@ -14,6 +14,7 @@ pub mod image;
 pub mod inspect;
 pub mod item;
 pub mod npy;
+pub mod registry;
 pub mod segmentation;
 pub mod split;
 pub mod synthetic;
@@ -21,6 +22,7 @@ pub mod transform;
 
 pub use error::{DataError, Result};
 pub use item::{ClassificationItem, SegmentationItem, Split};
+pub use registry::{DatasetKind, DatasetSpec, Splits};
 
 /// The default data root, relative to the working directory; override with `SKIPNET_DATA` or
 /// the command line's `--data-dir`.

@@ -17,7 +17,7 @@ use crate::resnet::{BasicBlock, BasicBlockConfig, ShortcutOption};
 use crate::summary::{StageSummary, stage};
 
 /// Configuration of a [`CifarResNet`].
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct CifarResNetConfig {
     /// Weighted layers, `6n + 2` (20, 32, 44, 56, 110, 1202...).
     pub depth: usize,

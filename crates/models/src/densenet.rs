@@ -26,7 +26,7 @@ pub enum DenseStem {
 }
 
 /// Configuration of a [`DenseNet`].
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct DenseNetConfig {
     /// Growth rate `k`: channels each dense layer adds.
     pub growth_rate: usize,

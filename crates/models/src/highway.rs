@@ -104,7 +104,7 @@ impl HighwayLayer {
 }
 
 /// Configuration of a [`HighwayMlp`].
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct HighwayMlpConfig {
     /// Input features (784 for a flattened 28×28 image).
     pub in_features: usize,
@@ -281,7 +281,7 @@ impl LayerCost for HighwayConvLayer {
 }
 
 /// Configuration of a [`HighwayConv`].
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct HighwayConvConfig {
     /// Channels of the input image.
     #[config(default = 3)]

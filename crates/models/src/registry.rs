@@ -69,7 +69,7 @@ pub fn all_names() -> Vec<String> {
 }
 
 /// The configuration of any model in the zoo.
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub enum ModelConfig {
     /// ImageNet ResNet / ResNeXt / Wide ResNet / plain twin.
     ResNet(ResNetConfig),

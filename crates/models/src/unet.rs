@@ -23,7 +23,7 @@ use crate::summary::{StageSummary, stage};
 
 /// Configuration of a [`UNet`]. `UNetConfig::new(3, 1)` is the seed's network: 64…1024
 /// channels, four levels, transposed-convolution upsampling, 31,043,521 parameters.
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct UNetConfig {
     /// Channels of the input image.
     pub in_channels: usize,

@@ -92,15 +92,14 @@ impl Backend {
     }
 
     /// The fastest CPU backend of this build, what `auto` means: LibTorch when the build has
-    /// it (see docs/performance.md for the measurements), flex otherwise. GPU backends are
+    /// it (see docs/performance.md for the measurements), else flex, else ndarray. GPU backends are
     /// never picked automatically: on a machine without a GPU, wgpu falls back to a slow
     /// software rasteriser.
     pub fn auto() -> Backend {
-        if Backend::Tch.is_compiled() {
-            Backend::Tch
-        } else {
-            Backend::Flex
-        }
+        [Backend::Tch, Backend::Flex, Backend::Ndarray]
+            .into_iter()
+            .find(|b| b.is_compiled())
+            .unwrap_or(Backend::Flex)
     }
 
     /// The backends this build includes.

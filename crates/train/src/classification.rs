@@ -6,6 +6,8 @@ use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use skipnet_data::batch::ClassificationBatch;
 use skipnet_models::Model;
 
+use crate::error::TrainError;
+
 /// A zoo classifier as a burn-train learner model.
 #[derive(Module, Debug)]
 pub struct ClassificationModel {
@@ -18,13 +20,17 @@ pub struct ClassificationModel {
 impl ClassificationModel {
     /// Wraps a classifier of the zoo; U-Net (not a classifier) and a label smoothing outside
     /// `[0, 1)` are errors.
-    pub fn new(model: Model, label_smoothing: f64) -> Result<Self, String> {
+    pub fn new(model: Model, label_smoothing: f64) -> Result<Self, TrainError> {
         if model.task() != skipnet_models::Task::Classification {
-            return Err("a segmentation model cannot be trained as a classifier".into());
+            return Err(TrainError::invalid(
+                "model",
+                "a segmentation model cannot be trained as a classifier",
+            ));
         }
         if !(0.0..1.0).contains(&label_smoothing) {
-            return Err(format!(
-                "label smoothing {label_smoothing} must be in [0, 1)"
+            return Err(TrainError::invalid(
+                "label smoothing",
+                format!("{label_smoothing} must be in [0, 1)"),
             ));
         }
         Ok(Self {

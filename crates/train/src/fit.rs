@@ -14,6 +14,7 @@ use skipnet_data::batch::{ClassificationBatch, SegmentationBatch};
 use skipnet_data::{ClassificationItem, SegmentationItem};
 
 use crate::classification::ClassificationModel;
+use crate::error::TrainError;
 use crate::history::{EpochRecord, HistoryLogger};
 use crate::optim::{OptimizerSpec, ScheduleSpec};
 use crate::progress::PlainProgress;
@@ -52,38 +53,6 @@ pub struct FitOptions {
     pub ddp: bool,
 }
 
-/// Errors before or during training.
-#[derive(Debug, thiserror::Error)]
-pub enum FitError {
-    /// A setting out of range.
-    #[error("invalid {what}: {problem}")]
-    Invalid {
-        /// The setting.
-        what: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// burn-train stopped with an error.
-    #[error("training failed: {0}")]
-    Training(String),
-    /// The loss became NaN or infinite.
-    #[error(
-        "training stopped: non-finite loss at epoch {epoch}, step {step}; {}",
-        match last_good {
-            Some(e) => format!("the last good checkpoint is epoch {e} (continue with --resume after lowering --lr)"),
-            None => "no epoch completed, so there is no checkpoint".to_string(),
-        }
-    )]
-    NonFinite {
-        /// Epoch of the bad step.
-        epoch: usize,
-        /// Step within that epoch.
-        step: usize,
-        /// The latest complete checkpoint, if any.
-        last_good: Option<usize>,
-    },
-}
-
 /// A finished run: the trained model (validation mode) and the per-epoch metrics.
 pub struct FitResult<M> {
     /// The trained model.
@@ -92,15 +61,12 @@ pub struct FitResult<M> {
     pub history: Vec<EpochRecord>,
 }
 
-fn invalid(what: &str, problem: impl Into<String>) -> FitError {
-    FitError::Invalid {
-        what: what.into(),
-        problem: problem.into(),
-    }
+fn invalid(what: &str, problem: impl Into<String>) -> TrainError {
+    TrainError::invalid(what, problem)
 }
 
 impl FitOptions {
-    fn check(&self, train_len: usize, valid_len: usize) -> Result<usize, FitError> {
+    fn check(&self, train_len: usize, valid_len: usize) -> Result<usize, TrainError> {
         if self.epochs == 0 {
             return Err(invalid("epochs", "0 (at least 1)"));
         }
@@ -130,7 +96,7 @@ fn launch<M, I, BT, BV>(
     device: &Device,
     options: &FitOptions,
     register: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
-) -> Result<FitResult<M>, FitError>
+) -> Result<FitResult<M>, TrainError>
 where
     M: LearnerModel,
     I: Send + Sync + Clone + std::fmt::Debug + 'static,
@@ -142,14 +108,11 @@ where
 {
     let steps_per_epoch = options.check(train.len(), valid.len())?;
     let optimizer = options.optimizer.init();
-    let scheduler = options
-        .schedule
-        .init(
-            options.lr,
-            steps_per_epoch * options.epochs,
-            steps_per_epoch * options.warmup_epochs,
-        )
-        .map_err(|e| invalid("schedule", e))?;
+    let scheduler = options.schedule.init(
+        options.lr,
+        steps_per_epoch * options.epochs,
+        steps_per_epoch * options.warmup_epochs,
+    )?;
     let loader_train = DataLoaderBuilder::new(train_batcher)
         .batch_size(options.batch_size)
         .shuffle(options.seed)
@@ -176,8 +139,7 @@ where
             let mut records = if text.is_empty() {
                 Vec::new()
             } else {
-                crate::history::from_csv(&text)
-                    .map_err(|e| invalid("metrics file", format!("{}: {e}", csv.display())))?
+                crate::history::from_csv(&text).map_err(|e| TrainError::file(&csv, e))?
             };
             records.retain(|r| r.epoch <= epoch);
             records
@@ -231,21 +193,21 @@ where
     }
     let result = training.launch(Learner::new(model, optimizer, scheduler));
     if let Some(position) = *non_finite.lock().expect("guard lock") {
-        return Err(FitError::NonFinite {
+        return Err(TrainError::NonFinite {
             epoch: position.epoch,
             step: position.step,
             last_good: latest_checkpoint(&options.dir),
         });
     }
     if let Some(error) = &result.error {
-        return Err(FitError::Training(error.to_string()));
+        return Err(TrainError::Training(error.to_string()));
     }
     let history = history.lock().expect("history lock").clone();
     if let Err(e) = crate::plots::plot_history(&history, &options.dir) {
         eprintln!("warning: cannot plot the metrics: {e}");
     }
     if history.last().is_none_or(|r| r.epoch < options.epochs) {
-        return Err(FitError::Training(format!(
+        return Err(TrainError::Training(format!(
             "stopped before epoch {} completed",
             options.epochs
         )));
@@ -268,7 +230,7 @@ pub fn fit_classifier<BT, BV>(
     valid_batcher: BV,
     device: &Device,
     options: &FitOptions,
-) -> Result<FitResult<ClassificationModel>, FitError>
+) -> Result<FitResult<ClassificationModel>, TrainError>
 where
     BT: Batcher<ClassificationItem, ClassificationBatch> + 'static,
     BV: Batcher<ClassificationItem, ClassificationBatch> + 'static,
@@ -306,7 +268,7 @@ pub fn fit_segmenter<BT, BV>(
     valid_batcher: BV,
     device: &Device,
     options: &FitOptions,
-) -> Result<FitResult<SegmentationModel>, FitError>
+) -> Result<FitResult<SegmentationModel>, TrainError>
 where
     BT: Batcher<SegmentationItem, SegmentationBatch> + 'static,
     BV: Batcher<SegmentationItem, SegmentationBatch> + 'static,
@@ -366,7 +328,7 @@ fn checkpoint_epochs(dir: &std::path::Path) -> Vec<usize> {
 /// Reads the model, optimiser and scheduler checkpoints of `epoch` completely (the records
 /// burn-train would restore, every tensor's bytes included): `Err` names the first file that is
 /// truncated or corrupt.
-pub fn verify_checkpoint(dir: &std::path::Path, epoch: usize) -> Result<(), String> {
+pub fn verify_checkpoint(dir: &std::path::Path, epoch: usize) -> Result<(), TrainError> {
     use burn::store::burn_pack::Reader;
     let folder = dir.join("checkpoint");
     for part in ["model", "optim", "scheduler"] {
@@ -385,7 +347,7 @@ pub fn verify_checkpoint(dir: &std::path::Path, epoch: usize) -> Result<(), Stri
         };
         let result = std::panic::catch_unwind(check)
             .unwrap_or_else(|_| Err("the reader panicked on it".to_string()));
-        result.map_err(|e| format!("{}: {e}", path.display()))?;
+        result.map_err(|e| TrainError::file(&path, e))?;
     }
     Ok(())
 }
@@ -411,9 +373,10 @@ pub fn save_model<M: burn::module::Module>(
     model: &M,
     dir: &std::path::Path,
     stem: &str,
-) -> Result<[PathBuf; 2], String> {
+) -> Result<[PathBuf; 2], TrainError> {
     use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| TrainError::file(dir, format!("cannot create: {e}")))?;
     let bpk = dir.join(format!("{stem}.bpk"));
     let st = dir.join(format!("{stem}.safetensors"));
     let failed =
@@ -427,11 +390,11 @@ pub fn save_model<M: burn::module::Module>(
             .overwrite(true);
         model.save_into(&mut store).map_err(|e| failed(&bpk, &e))
     })
-    .map_err(|e| format!("cannot write {}: {e}", bpk.display()))?;
+    .map_err(|e| TrainError::file(&bpk, format!("cannot write: {e}")))?;
     skipnet_data::image::write_atomically(&st, |tmp| {
         let mut store = SafetensorsStore::from_file(tmp).skip_enum_variants(true);
         model.save_into(&mut store).map_err(|e| failed(&st, &e))
     })
-    .map_err(|e| format!("cannot write {}: {e}", st.display()))?;
+    .map_err(|e| TrainError::file(&st, format!("cannot write: {e}")))?;
     Ok([bpk, st])
 }

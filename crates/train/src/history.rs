@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use burn::train::logger::MetricLogger;
+
+use crate::error::TrainError;
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 
@@ -58,7 +60,11 @@ pub fn column(split: &str, key: &str) -> String {
 }
 
 /// Parses a CSV written by [`to_csv`] back into records (for resuming a run).
-pub fn from_csv(text: &str) -> Result<Vec<EpochRecord>, String> {
+pub fn from_csv(text: &str) -> Result<Vec<EpochRecord>, TrainError> {
+    parse_csv(text).map_err(|problem| TrainError::invalid("metrics file", problem))
+}
+
+fn parse_csv(text: &str) -> Result<Vec<EpochRecord>, String> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines
         .next()
@@ -284,6 +290,7 @@ mod tests {
         assert!(
             from_csv("epoch,train_loss\n1,abc\n")
                 .unwrap_err()
+                .to_string()
                 .contains("not a number")
         );
         let dir = tempfile::tempdir().unwrap();

@@ -1,18 +1,47 @@
 //! # skipnet-train
 //!
-//! Training for the skipnet zoo on burn-train: backend selection, the classification and
-//! segmentation learner models, losses and metrics, optimisers and schedules, per-epoch history.
+//! Training for the skipnet zoo on burn-train. [`run`] takes a [`TrainSpec`] (model, data,
+//! recipe) and [`RunOptions`] (run folder, backend, resume) and owns the whole run: data,
+//! model, checkpoints, metrics, plots, the final model. [`RunFolder`] reads a run back.
+//!
+//! ```no_run
+//! use skipnet_data::{DatasetKind, DatasetSpec};
+//! use skipnet_train::{RunOptions, TrainSpec, run};
+//!
+//! let spec = TrainSpec::he2015("cifar-resnet20", DatasetSpec::new(DatasetKind::SyntheticShapes))?
+//!     .with_epochs(2);
+//! let result = run(&spec, &RunOptions::new("runs/resnet20"))?;
+//! println!("validation accuracy {:.1} %", result.last("valid", "accuracy"));
+//! # Ok::<(), skipnet_train::TrainError>(())
+//! ```
 
 pub mod backend;
 pub mod classification;
+pub mod error;
+pub mod evaluate;
 pub mod fit;
+pub mod folder;
 pub mod guard;
 pub mod history;
 pub mod optim;
 pub mod plots;
 pub mod preflight;
 pub mod progress;
+pub mod run;
 pub mod segmentation;
+pub mod spec;
+pub mod timing;
 
 pub use backend::{Backend, BackendError};
-pub use fit::{FitError, FitOptions, FitResult, fit_classifier, fit_segmenter};
+pub use error::TrainError;
+pub use evaluate::{Evaluation, evaluate};
+pub use fit::{FitOptions, FitResult, fit_classifier, fit_segmenter};
+pub use folder::{ModelRecipe, RunConfig, RunFolder};
+pub use optim::{OptimizerSpec, ScheduleSpec};
+pub use run::{RunResult, run};
+pub use spec::{RunOptions, TrainSpec, command_line};
+
+/// The README's Rust snippets, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -10,6 +10,8 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamWConfig, ModuleOptimizer, SgdConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::error::TrainError;
+
 /// The optimiser of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -107,6 +109,16 @@ impl ScheduleSpec {
         lr: f64,
         total_steps: usize,
         warmup_steps: usize,
+    ) -> Result<ModuleLrScheduler, TrainError> {
+        self.build(lr, total_steps, warmup_steps)
+            .map_err(|problem| TrainError::invalid("schedule", problem))
+    }
+
+    fn build(
+        &self,
+        lr: f64,
+        total_steps: usize,
+        warmup_steps: usize,
     ) -> Result<ModuleLrScheduler, String> {
         if !(lr > 0.0 && lr <= 1.0) {
             return Err(format!("learning rate {lr} must be in (0, 1]"));
@@ -196,6 +208,7 @@ mod tests {
             bad.init(0.1, 10, 0)
                 .err()
                 .unwrap()
+                .to_string()
                 .contains("must increase")
         );
     }

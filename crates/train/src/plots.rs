@@ -1,5 +1,6 @@
 //! PNG plots of a run's history: loss curves and metric curves, train and validation.
 
+use crate::error::TrainError;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
@@ -31,8 +32,20 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Renders a line chart to PNG (written atomically).
+/// Renders a line chart to PNG (written atomically); the error names the file.
 pub fn line_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    log_y: bool,
+) -> Result<(), TrainError> {
+    draw_line_chart(path, title, x_label, y_label, series, log_y)
+        .map_err(|problem| TrainError::file(path, problem))
+}
+
+fn draw_line_chart(
     path: &Path,
     title: &str,
     x_label: &str,
@@ -47,7 +60,7 @@ pub fn line_chart(
         .filter(|(_, y)| y.is_finite() && (!log_y || *y > 0.0))
         .collect();
     if points.is_empty() {
-        return Err(format!("nothing to plot in {}", path.display()));
+        return Err("nothing to plot".to_string());
     }
     let (mut x0, mut x1) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), (x, _)| {
         (a.min(*x), b.max(*x))
@@ -172,7 +185,7 @@ fn curves(history: &[EpochRecord], metric: &str) -> Vec<Series> {
 
 /// Writes `loss.png` and `metrics.png` (accuracy, or Dice and IoU) into `dir`; returns the
 /// files written.
-pub fn plot_history(history: &[EpochRecord], dir: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn plot_history(history: &[EpochRecord], dir: &Path) -> Result<Vec<PathBuf>, TrainError> {
     let mut written = Vec::new();
     let loss = dir.join("loss.png");
     line_chart(

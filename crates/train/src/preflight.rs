@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::error::TrainError;
+
 /// Bytes a run of a model with `params` float32 parameters needs free: two checkpoints (the one
 /// being written beside the last one; model + optimiser state of up to two moments, 3× the
 /// parameters each) and the final model as `.bpk` and `.safetensors` (2×): 8 × 4 bytes per
@@ -15,35 +17,36 @@ pub fn bytes_needed(params: usize) -> u64 {
 /// Creates `dir` if needed, proves it writable by writing, syncing and removing a probe file,
 /// and checks that its filesystem has `needed` bytes free. Errors name the folder and say what
 /// to do.
-pub fn check_run_folder(dir: &Path, needed: u64) -> Result<(), String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create run folder {}: {e}", dir.display()))?;
+pub fn check_run_folder(dir: &Path, needed: u64) -> Result<(), TrainError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        TrainError::RunFolder(format!("cannot create run folder {}: {e}", dir.display()))
+    })?;
     let probe = dir.join(".skipnet-write-probe");
     let written = std::fs::File::create(&probe)
         .and_then(|mut f| f.write_all(&[0u8; 4096]).and_then(|()| f.sync_all()));
     let _ = std::fs::remove_file(&probe);
     written.map_err(|e| {
-        format!(
+        TrainError::RunFolder(format!(
             "run folder {} is not writable ({e}); choose another --out",
             dir.display()
-        )
+        ))
     })?;
     check_free_space(dir, needed)
 }
 
 /// Checks that the filesystem holding `dir` has `needed` bytes free (no-op where the platform
 /// cannot tell).
-pub fn check_free_space(dir: &Path, needed: u64) -> Result<(), String> {
+pub fn check_free_space(dir: &Path, needed: u64) -> Result<(), TrainError> {
     if let Some(free) = free_bytes(dir)
         && free < needed
     {
-        return Err(format!(
+        return Err(TrainError::RunFolder(format!(
             "run folder {}: only {} free on its filesystem, and a run of this model needs about {} \
              (checkpoints and the final model); free some space or choose another --out",
             dir.display(),
             human(free),
             human(needed)
-        ));
+        )));
     }
     Ok(())
 }
@@ -96,7 +99,9 @@ mod tests {
     #[test]
     fn too_little_space_is_an_error_with_both_sizes() {
         let dir = tempfile::tempdir().unwrap();
-        let err = check_run_folder(dir.path(), u64::MAX).unwrap_err();
+        let err = check_run_folder(dir.path(), u64::MAX)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("free on its filesystem"), "{err}");
         assert!(err.contains("GiB"), "{err}");
     }
@@ -104,7 +109,9 @@ mod tests {
     #[test]
     fn an_unwritable_folder_is_an_error_naming_it() {
         // /proc refuses new files even to root.
-        let err = check_run_folder(Path::new("/proc/self"), 1).unwrap_err();
+        let err = check_run_folder(Path::new("/proc/self"), 1)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("/proc/self") && err.contains("not writable"),
             "{err}"
@@ -112,7 +119,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        let err = check_run_folder(&file.join("run"), 1).unwrap_err();
+        let err = check_run_folder(&file.join("run"), 1)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot create run folder"), "{err}");
     }
 

@@ -4,12 +4,14 @@
 use anyhow::Result;
 use burn::module::Module;
 use clap::Args;
+use skipnet_data::registry::{DatasetKind, DatasetSpec};
 use skipnet_models::ModelConfig;
 use skipnet_train::plots::line_chart;
+use skipnet_train::timing::{time_inference, time_train_step};
+use skipnet_train::{ScheduleSpec, TrainSpec};
 
 use super::report::{Report, Table, num, write_csv};
-use super::{CommonArgs, setup, strings, train};
-use crate::bench::{time_inference, time_train_step};
+use super::{CommonArgs, setup, train};
 
 #[derive(Args, Debug)]
 pub struct BottleneckArgs {
@@ -75,24 +77,16 @@ pub fn run(args: &BottleneckArgs) -> Result<()> {
         let run = train(
             &setup,
             arch,
-            &strings(&[
-                "--arch",
+            &TrainSpec::he2015(
                 arch,
-                "--epochs",
-                &epochs.to_string(),
-                "--train-size",
-                &train_size.to_string(),
-                "--valid-size",
-                &(train_size / 4).max(16).to_string(),
-                "--batch-size",
-                "32",
-                "--lr",
-                "0.05",
-                "--schedule",
-                "cosine",
-                "--seed",
-                &args.common.seed.to_string(),
-            ]),
+                DatasetSpec::new(DatasetKind::SyntheticShapes)
+                    .with_sizes(Some(train_size), Some((train_size / 4).max(16))),
+            )?
+            .with_epochs(epochs)
+            .with_batch_size(32)
+            .with_lr(0.05)
+            .with_schedule(ScheduleSpec::Cosine)
+            .with_seed(args.common.seed),
         )?;
         let (block, layers) = match *arch {
             "resnet18" => ("basic", 18),
@@ -145,8 +139,7 @@ pub fn run(args: &BottleneckArgs) -> Result<()> {
         "loss",
         &series,
         false,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let mut report = Report::new(
         "Bottleneck against basic blocks",
         &format!(

@@ -3,19 +3,22 @@
 
 use anyhow::Result;
 use clap::Args;
+use skipnet_data::registry::{DatasetKind, DatasetSpec};
 use skipnet_models::ModelConfig;
 use skipnet_train::plots::line_chart;
+use skipnet_train::{ScheduleSpec, TrainSpec};
 
 use super::report::{Report, Table, num, write_csv};
-use super::{CommonArgs, setup, strings, train};
+use super::{CommonArgs, setup, train};
+use crate::cli::ClosedSet;
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// synthetic-shapes (built in), cifar10 or fashion-mnist.
-    #[arg(long, default_value = "synthetic-shapes")]
-    dataset: String,
+    /// The dataset: synthetic-shapes (built in), cifar10 or fashion-mnist, for example.
+    #[arg(long, default_value_t = DatasetKind::SyntheticShapes, value_parser = ClosedSet::<DatasetKind>::new())]
+    dataset: DatasetKind,
     /// Architectures to compare.
     #[arg(
         long,
@@ -54,7 +57,9 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     };
     let (archs, epochs, train_size, valid_size) = if args.common.quick {
         (
-            strings(&["cifar-resnet8", "cifar-plain8", "highway-conv"]),
+            ["cifar-resnet8", "cifar-plain8", "highway-conv"]
+                .map(String::from)
+                .to_vec(),
             1,
             32,
             16,
@@ -89,28 +94,15 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         let run = train(
             &setup,
             arch,
-            &strings(&[
-                "--arch",
+            &TrainSpec::he2015(
                 arch,
-                "--dataset",
-                &args.dataset,
-                "--epochs",
-                &epochs.to_string(),
-                "--train-size",
-                &train_size.to_string(),
-                "--valid-size",
-                &valid_size.to_string(),
-                "--batch-size",
-                "64",
-                "--lr",
-                "0.05",
-                "--schedule",
-                "cosine",
-                "--weight-decay",
-                "0.0001",
-                "--seed",
-                &args.common.seed.to_string(),
-            ]),
+                DatasetSpec::new(args.dataset).with_sizes(Some(train_size), Some(valid_size)),
+            )?
+            .with_epochs(epochs)
+            .with_batch_size(64)
+            .with_lr(0.05)
+            .with_schedule(ScheduleSpec::Cosine)
+            .with_seed(args.common.seed),
         )?;
         table.row(vec![
             arch.clone(),
@@ -121,7 +113,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             num(run.last("train", "loss"), 3),
             num(run.seconds_per_epoch(), 1),
         ]);
-        for r in &run.history {
+        for r in &run.result.history {
             rows.push(vec![
                 arch.clone(),
                 r.epoch.to_string(),
@@ -151,8 +143,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         "accuracy %",
         &series,
         false,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let mut report = Report::new(
         "Skip connections compared on one budget",
         &format!(

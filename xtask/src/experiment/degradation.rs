@@ -3,18 +3,21 @@
 
 use anyhow::Result;
 use clap::Args;
+use skipnet_data::registry::{DatasetKind, DatasetSpec};
+use skipnet_train::TrainSpec;
 use skipnet_train::plots::line_chart;
 
 use super::report::{Report, Table, num, write_csv};
-use super::{CommonArgs, TrainRun, setup, strings, train};
+use super::{CommonArgs, TrainRun, setup, train};
+use crate::cli::{ClosedSet, ScheduleArg};
 
 #[derive(Args, Debug)]
 pub struct DegradationArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// synthetic-shapes (built in), cifar10 or fashion-mnist.
-    #[arg(long, default_value = "synthetic-shapes")]
-    dataset: String,
+    /// The dataset: synthetic-shapes (built in), cifar10 or fashion-mnist, for example.
+    #[arg(long, default_value_t = DatasetKind::SyntheticShapes, value_parser = ClosedSet::<DatasetKind>::new())]
+    dataset: DatasetKind,
     /// The two depths (6n+2) to compare.
     #[arg(long, value_delimiter = ',', default_value = "20,56")]
     depths: Vec<usize>,
@@ -31,8 +34,8 @@ pub struct DegradationArgs {
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
     /// Learning-rate schedule: `step` (÷10 at 50% and 75%, the paper's) or `cosine`.
-    #[arg(long, default_value = "cosine")]
-    schedule: String,
+    #[arg(long, default_value = "cosine", value_parser = ClosedSet::<ScheduleArg>::new())]
+    schedule: ScheduleArg,
 }
 
 /// He et al. 2015, Table 6 (CIFAR-10 test error, %); the plain nets appear only in Fig. 6.
@@ -63,35 +66,20 @@ pub fn run(args: &DegradationArgs) -> Result<()> {
             args.batch_size,
         )
     };
-    let recipe = |arch: &str| {
-        strings(&[
-            "--arch",
-            arch,
-            "--dataset",
-            &args.dataset,
-            "--epochs",
-            &epochs.to_string(),
-            "--train-size",
-            &train_size.to_string(),
-            "--valid-size",
-            &valid_size.to_string(),
-            "--batch-size",
-            &batch.to_string(),
-            "--lr",
-            "0.1",
-            "--schedule",
-            &args.schedule,
-            "--weight-decay",
-            "0.0001",
-            "--seed",
-            &args.common.seed.to_string(),
-        ])
+    let schedule = args.schedule.spec();
+    let recipe = |arch: &str| -> Result<TrainSpec> {
+        let data = DatasetSpec::new(args.dataset).with_sizes(Some(train_size), Some(valid_size));
+        Ok(TrainSpec::he2015(arch, data)?
+            .with_epochs(epochs)
+            .with_batch_size(batch)
+            .with_schedule(schedule.clone())
+            .with_seed(args.common.seed))
     };
     let mut runs: Vec<(String, String, usize, TrainRun)> = Vec::new();
     for net in ["plain", "resnet"] {
         for &depth in &depths {
             let arch = format!("cifar-{net}{depth}");
-            let run = train(&setup, &arch, &recipe(&arch))?;
+            let run = train(&setup, &arch, &recipe(&arch)?)?;
             runs.push((net.to_string(), arch, depth, run));
         }
     }
@@ -114,7 +102,7 @@ pub fn run(args: &DegradationArgs) -> Result<()> {
             num(run.seconds_per_epoch(), 1),
             paper(net, *depth),
         ]);
-        for record in &run.history {
+        for record in &run.result.history {
             let get = |split, metric| record.get(split, metric).unwrap_or(f64::NAN);
             rows.push(vec![
                 arch.clone(),
@@ -152,8 +140,7 @@ pub fn run(args: &DegradationArgs) -> Result<()> {
         "error %",
         &series,
         false,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let mut report = Report::new(
         "Degradation: plain vs residual networks of the same depth",
         &format!(
@@ -168,7 +155,8 @@ pub fn run(args: &DegradationArgs) -> Result<()> {
              --schedule step` \
              (164 epochs of 391 steps ≈ 64k iterations; the step schedule divides the rate at \
              epochs 82 and 123, i.e. 32k and 48k iterations, as in the paper).",
-            args.dataset, args.schedule
+            args.dataset,
+            format!("{:?}", args.schedule).to_lowercase()
         ),
         &setup.command,
     );

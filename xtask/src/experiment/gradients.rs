@@ -115,8 +115,7 @@ pub fn run(args: &GradientsArgs) -> Result<()> {
                     .with_batch_norm(bn);
                 config.validate()?;
                 let mut model =
-                    ClassificationModel::new(Model::CifarResNet(config.init(&device)), 0.0)
-                        .map_err(anyhow::Error::msg)?;
+                    ClassificationModel::new(Model::CifarResNet(config.init(&device)), 0.0)?;
                 let mut optim = SgdConfig::new()
                     .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
                     .init();
@@ -193,8 +192,7 @@ pub fn run(args: &GradientsArgs) -> Result<()> {
         "gradient L2 norm",
         &series_init,
         true,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     line_chart(
         &setup.dir.join("gradients_after.png"),
         &format!("‖∂L/∂W‖ per layer after {steps} SGD steps"),
@@ -202,8 +200,7 @@ pub fn run(args: &GradientsArgs) -> Result<()> {
         "gradient L2 norm",
         &series_after,
         true,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let mut report = Report::new(
         "Gradient magnitudes with and without skip connections",
         &format!(

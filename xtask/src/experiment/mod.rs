@@ -10,15 +10,13 @@ mod report;
 mod segmentation;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
-use skipnet_train::Backend;
-use skipnet_train::history::EpochRecord;
+use clap::{Args, Subcommand};
 use skipnet_train::plots::Series;
+use skipnet_train::{Backend, RunOptions, RunResult, TrainSpec, command_line};
 
-use crate::train::TrainArgs;
+use crate::cli::{BackendArg, ClosedSet, select_backend};
 
 #[derive(Subcommand, Debug)]
 pub enum ExperimentCommand {
@@ -40,10 +38,10 @@ pub struct CommonArgs {
     /// Output folder (default `experiments/<name>`).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// auto (the fastest CPU backend compiled in: tch, else flex), flex, ndarray, wgpu,
-    /// cuda or tch (rebuilds with the feature when not compiled in).
-    #[arg(long, default_value = "auto")]
-    backend: String,
+    /// auto (the fastest CPU backend compiled in: tch, else flex), or a backend (rebuilds
+    /// with its cargo feature when not compiled in).
+    #[arg(long, default_value = "auto", value_parser = ClosedSet::<BackendArg>::new())]
+    backend: BackendArg,
     /// A tiny version that finishes in seconds (what CI runs; numbers mean nothing).
     #[arg(long)]
     quick: bool,
@@ -74,7 +72,7 @@ struct Setup {
 }
 
 fn setup(common: &CommonArgs, name: &str) -> Result<Option<Setup>> {
-    let Some(backend) = crate::train::select_backend(&common.backend)? else {
+    let Some(backend) = select_backend(common.backend)? else {
         return Ok(None);
     };
     let dir = common
@@ -106,31 +104,25 @@ fn setup(common: &CommonArgs, name: &str) -> Result<Option<Setup>> {
     }))
 }
 
-/// One training run of an experiment, through `cargo xtask train` itself.
+/// One training run of an experiment, and the `cargo xtask train` command that repeats it.
 struct TrainRun {
-    history: Vec<EpochRecord>,
-    seconds: f64,
+    result: RunResult,
     command: String,
 }
 
 impl TrainRun {
     fn last(&self, split: &str, metric: &str) -> f64 {
-        self.history
-            .last()
-            .and_then(|r| r.get(split, metric))
-            .unwrap_or(f64::NAN)
+        self.result.last(split, metric)
     }
     fn best(&self, split: &str, metric: &str) -> f64 {
-        self.history
-            .iter()
-            .filter_map(|r| r.get(split, metric))
-            .fold(f64::NAN, f64::max)
+        self.result.best(split, metric)
     }
     /// `metric` of `split` per epoch, as a plot series named `label`, mapped by `f`.
     fn series(&self, label: &str, split: &str, metric: &str, f: fn(f64) -> f64) -> Series {
         Series {
             label: label.into(),
             points: self
+                .result
                 .history
                 .iter()
                 .filter_map(|r| Some((r.epoch as f64, f(r.get(split, metric)?))))
@@ -138,48 +130,18 @@ impl TrainRun {
         }
     }
     fn seconds_per_epoch(&self) -> f64 {
-        self.seconds / self.history.len().max(1) as f64
+        self.result.seconds_per_epoch()
     }
 }
 
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct TrainCli {
-    #[command(flatten)]
-    args: TrainArgs,
-}
-
-/// Trains `name` into `setup.dir/runs/name` with `args` (train's flags) and reads its metrics.
-fn train(setup: &Setup, name: &str, args: &[String]) -> Result<TrainRun> {
-    let runs = setup.dir.join("runs");
-    let mut full: Vec<String> = vec![
-        "--out".into(),
-        runs.display().to_string(),
-        "--name".into(),
-        name.into(),
-        "--backend".into(),
-        setup.backend.name().into(),
-        "--quiet".into(),
-    ];
-    full.extend(args.iter().cloned());
-    let parsed = TrainCli::try_parse_from(&full).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let command = format!("cargo xtask train {}", full.join(" "));
+/// Trains `spec` quietly into `setup.dir/runs/name` and hands back its result.
+fn train(setup: &Setup, name: &str, spec: &TrainSpec) -> Result<TrainRun> {
+    let mut options = RunOptions::new(setup.dir.join("runs").join(name))
+        .with_backend(setup.backend)
+        .with_quiet(true);
+    let command = command_line(spec, &options)?;
     println!("\n== {name}: {command}");
-    let started = Instant::now();
-    crate::train::run(&parsed.args)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let csv = runs.join(name).join("metrics.csv");
-    let text =
-        std::fs::read_to_string(&csv).with_context(|| format!("cannot read {}", csv.display()))?;
-    let history = skipnet_train::history::from_csv(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", csv.display()))?;
-    Ok(TrainRun {
-        history,
-        seconds,
-        command,
-    })
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| s.to_string()).collect()
+    options.command = command.split(' ').map(str::to_string).collect();
+    let result = skipnet_train::run(spec, &options)?;
+    Ok(TrainRun { result, command })
 }

@@ -3,18 +3,18 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use burn::module::Module;
+use anyhow::Result;
 use clap::Args;
+use skipnet_data::registry::{DatasetKind, DatasetSpec};
 use skipnet_data::segmentation::SegmentationFolder;
 use skipnet_data::synthetic::SyntheticCells;
-use skipnet_models::{Model, ModelConfig, interop};
+use skipnet_models::{Model, ModelConfig, UNetConfig};
 use skipnet_train::plots::{Series, line_chart};
-use skipnet_train::segmentation::MaskScore;
+use skipnet_train::segmentation::{MaskScore, score_masks};
+use skipnet_train::{ScheduleSpec, TrainSpec};
 
 use super::report::{Report, Table, num, write_csv};
-use super::{CommonArgs, setup, strings, train};
-use crate::train::score_masks;
+use super::{CommonArgs, setup, train};
 
 #[derive(Args, Debug)]
 pub struct SegmentationArgs {
@@ -78,44 +78,25 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
         Some(dir) => Some(SegmentationFolder::open(dir)?),
         None => None,
     };
-    let run = train(
-        &setup,
+    let mut spec = TrainSpec::he2015(
         "unet",
-        &strings(&[
-            "--arch",
-            "unet",
-            "--dataset",
-            "synthetic-cells",
-            "--width",
-            &width.to_string(),
-            "--image-size",
-            &side.to_string(),
-            "--epochs",
-            &epochs.to_string(),
-            "--train-size",
-            &train_size.to_string(),
-            "--valid-size",
-            &(train_size / 4).max(2).to_string(),
-            "--batch-size",
-            "8",
-            "--optimizer",
-            "adamw",
-            "--lr",
-            "0.001",
-            "--schedule",
-            "cosine",
-            "--seed",
-            &args.common.seed.to_string(),
-        ]),
-    )?;
-    let run_dir = setup.dir.join("runs/unet");
-    let config_text = std::fs::read_to_string(run_dir.join("config.json"))
-        .with_context(|| format!("cannot read {}", run_dir.join("config.json").display()))?;
-    let json: serde_json::Value = serde_json::from_str(&config_text)?;
-    let config: ModelConfig = serde_json::from_value(json["model"].clone())?;
-    let device = setup.backend.device()?;
-    let model = interop::load_weights(config.init(&device)?, &run_dir.join("model.bpk"))?.valid();
-    let Model::UNet(unet) = model else {
+        DatasetSpec::new(DatasetKind::SyntheticCells)
+            .with_sizes(Some(train_size), Some((train_size / 4).max(2)))
+            .with_image_size(Some(side)),
+    )?
+    .with_adamw()
+    .with_epochs(epochs)
+    .with_batch_size(8)
+    .with_schedule(ScheduleSpec::Cosine)
+    .with_seed(args.common.seed);
+    if let ModelConfig::UNet(unet) = &spec.model {
+        spec.model = ModelConfig::UNet(UNetConfig {
+            base_width: width,
+            ..unet.clone()
+        });
+    }
+    let run = train(&setup, "unet", &spec)?;
+    let Model::UNet(unet) = &run.result.model else {
         anyhow::bail!("the segmentation run did not produce a U-Net");
     };
     let overlays = setup.dir.join("overlays");
@@ -123,7 +104,7 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
     // Held out: a seed the training and validation sets never used.
     let held_out = SyntheticCells::new(args.common.seed ^ 0x7E57, test_size, side)?;
     let synthetic = score_masks(
-        &unet,
+        unet,
         &held_out,
         test_size,
         Some((&overlays, "synthetic", 6)),
@@ -157,7 +138,7 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
     add("synthetic-cells (held out)", &synthetic, &mut table);
     if let (Some(real), Some(dir)) = (&real, &args.eval_dir) {
         let real = real.clone().with_channels(unet.in_channels());
-        let counts = score_masks(&unet, &real, usize::MAX, Some((&overlays, "real", 12)))?;
+        let counts = score_masks(unet, &real, usize::MAX, Some((&overlays, "real", 12)))?;
         add(&format!("{} (real)", dir.display()), &counts, &mut table);
     }
     write_csv(
@@ -176,8 +157,7 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
         "score",
         &series,
         false,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let mut report = Report::new(
         "U-Net on synthetic cells",
         &format!(

@@ -83,9 +83,17 @@ use std::path::Path;
 
 use crate::error::{DataError, Result};
 use crate::image::{ImageU8, save_png};
+use crate::registry::DatasetKind;
 
-/// The built-in datasets by name.
-pub const SYNTHETIC_NAMES: [&str; 2] = ["synthetic-shapes", "synthetic-cells"];
+/// The built-in datasets' names, comma separated (for messages).
+pub fn synthetic_names() -> String {
+    DatasetKind::ALL
+        .into_iter()
+        .filter(|kind| kind.is_synthetic())
+        .map(DatasetKind::name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Writes `count` items of the synthetic dataset `name` under `out` as PNG files in the layout
 /// the folder readers read back: `out/<class>/<index>.png` for shapes,
@@ -98,8 +106,9 @@ pub fn write_synthetic(
     seed: u64,
     size: usize,
 ) -> Result<usize> {
-    match name {
-        "synthetic-shapes" => {
+    let kind: DatasetKind = name.parse()?;
+    match kind {
+        DatasetKind::SyntheticShapes => {
             let data = SyntheticShapes::new(seed, count);
             for i in 0..count {
                 let item = data.item(i)?;
@@ -108,7 +117,7 @@ pub fn write_synthetic(
             }
             Ok(count)
         }
-        "synthetic-cells" => {
+        DatasetKind::SyntheticCells => {
             let data = SyntheticCells::new(seed, count, size)?;
             for i in 0..count {
                 let item = data.item(i)?;
@@ -128,7 +137,10 @@ pub fn write_synthetic(
         }
         other => Err(DataError::invalid(
             "synthetic dataset",
-            format!("'{other}' (valid: {})", SYNTHETIC_NAMES.join(", ")),
+            format!(
+                "'{other}' is read from disk (built in: {})",
+                synthetic_names()
+            ),
         )),
     }
 }

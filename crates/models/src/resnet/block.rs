@@ -169,7 +169,7 @@ fn add_shortcut(branch: Tensor<4>, shortcut: Option<Tensor<4>>) -> Tensor<4> {
 }
 
 /// Configuration of a [`BasicBlock`].
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct BasicBlockConfig {
     /// Input channels.
     pub in_channels: usize,
@@ -285,7 +285,7 @@ impl LayerCost for BasicBlock {
 }
 
 /// Configuration of a [`Bottleneck`] block.
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct BottleneckConfig {
     /// Input channels.
     pub in_channels: usize,

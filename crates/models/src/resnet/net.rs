@@ -35,7 +35,7 @@ impl BlockKind {
 }
 
 /// Configuration of an ImageNet-style [`ResNet`].
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct ResNetConfig {
     /// The block every stage stacks.
     pub block: BlockKind,

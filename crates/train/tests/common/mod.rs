@@ -13,7 +13,7 @@ use skipnet_data::transform::Normalization;
 use skipnet_models::ModelConfig;
 use skipnet_train::classification::ClassificationModel;
 use skipnet_train::optim::{OptimizerSpec, ScheduleSpec};
-use skipnet_train::{FitError, FitOptions, FitResult, fit_classifier};
+use skipnet_train::{FitOptions, FitResult, TrainError, fit_classifier};
 
 /// Class 0: a bright left half; class 1: a bright right half; both noisy.
 pub fn halves(n: usize, seed: u64) -> Vec<ClassificationItem> {
@@ -73,7 +73,7 @@ pub fn fit_halves(
     valid_len: usize,
     std: f32,
     options: &FitOptions,
-) -> Result<FitResult<ClassificationModel>, FitError> {
+) -> Result<FitResult<ClassificationModel>, TrainError> {
     let config = ModelConfig::from_name("cifar-resnet8")
         .unwrap()
         .with_num_classes(2);

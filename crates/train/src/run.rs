@@ -1,0 +1,311 @@
+//! [`run`]: a whole training run, from a [`TrainSpec`] to a finished run folder.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use skipnet_data::batch::{ClassificationBatcher, SegmentationBatcher};
+use skipnet_data::registry::{Augmentation, Splits, open};
+use skipnet_models::{Model, ModelConfig, UNetConfig};
+
+use crate::classification::ClassificationModel;
+use crate::error::{Result, TrainError};
+use crate::fit::{FitOptions, fit_classifier, fit_segmenter};
+use crate::folder::{CONFIG_FORMAT, RunConfig, RunFolder};
+use crate::history::EpochRecord;
+use crate::segmentation::{SegmentationModel, write_overlays};
+use crate::spec::{RunOptions, TrainSpec};
+
+/// Validation images drawn as overlays after a U-Net run.
+pub const OVERLAY_IMAGES: usize = 8;
+
+/// A finished run.
+pub struct RunResult {
+    /// The run folder, with everything written.
+    pub folder: RunFolder,
+    /// Its `config.json` as written: the spec with the model resolved.
+    pub config: RunConfig,
+    /// One record per epoch (earlier epochs of a resumed run included).
+    pub history: Vec<EpochRecord>,
+    /// The trained model, in inference mode on the run's device.
+    pub model: Model,
+    /// Wall-clock seconds of this call.
+    pub seconds: f64,
+}
+
+impl RunResult {
+    /// `metric` of `split` (`"train"` or `"valid"`) at the last epoch (NaN if not logged).
+    pub fn last(&self, split: &str, metric: &str) -> f64 {
+        self.history
+            .last()
+            .and_then(|r| r.get(split, metric))
+            .unwrap_or(f64::NAN)
+    }
+
+    /// The highest value of `metric` of `split` over the epochs (NaN if never logged).
+    pub fn best(&self, split: &str, metric: &str) -> f64 {
+        self.history
+            .iter()
+            .filter_map(|r| r.get(split, metric))
+            .fold(f64::NAN, f64::max)
+    }
+
+    /// Seconds per epoch trained by this call.
+    pub fn seconds_per_epoch(&self) -> f64 {
+        self.seconds / self.history.len().max(1) as f64
+    }
+}
+
+/// Trains `spec` with `options`: opens the data, builds the model, checks the run folder
+/// (writable, room for checkpoints, not already a run unless resuming), writes `config.json`,
+/// trains on burn-train with checkpoints every epoch, then writes the plots, the final model
+/// and, for U-Net, validation overlays. Progress goes to stdout unless `options.quiet`.
+pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
+    spec.validate()?;
+    if options.devices == 0 {
+        return Err(TrainError::invalid("devices", "0 (at least 1)"));
+    }
+    let devices = options.backend.devices(options.devices)?;
+    let device = devices[0].clone().autodiff();
+    // Weight initialisation and random augmentation follow the seed.
+    device.seed(spec.seed);
+    let folder = RunFolder::new(&options.dir);
+    let dir = folder.path().to_path_buf();
+    let resume_from = if options.resume {
+        let (good, rejected) = folder.latest_good_checkpoint();
+        for line in rejected {
+            eprintln!("warning: {line}");
+        }
+        Some(good.ok_or_else(|| TrainError::NothingToResume { dir: dir.clone() })?)
+    } else {
+        if let Some(epoch) = folder.latest_checkpoint() {
+            return Err(TrainError::RunExists { dir, epoch });
+        }
+        None
+    };
+    if let Some(epoch) = resume_from {
+        println!("resuming {} after epoch {epoch}", dir.display());
+    }
+    // Before any data is read: the folder must take files (the space check needs the model).
+    crate::preflight::check_run_folder(&dir, 0)?;
+    let check_space = |params: usize| {
+        crate::preflight::check_free_space(&dir, crate::preflight::bytes_needed(params))
+    };
+    let fit = FitOptions {
+        dir: dir.clone(),
+        epochs: spec.epochs,
+        batch_size: spec.batch_size,
+        lr: spec.lr,
+        optimizer: spec.optimizer.clone(),
+        schedule: spec.schedule.clone(),
+        warmup_epochs: spec.warmup_epochs,
+        seed: spec.seed,
+        num_workers: spec.workers.max(1),
+        quiet: options.quiet,
+        resume_from,
+        // CUDA has the collective operations DDP needs; other GPU backends use burn-train's
+        // multi-device strategy.
+        ddp: options.backend == crate::Backend::Cuda,
+        devices: if devices.len() > 1 {
+            devices
+        } else {
+            Vec::new()
+        },
+    };
+    let command = if options.command.is_empty() {
+        std::env::args().collect()
+    } else {
+        options.command.clone()
+    };
+    let mut config = RunConfig {
+        format: CONFIG_FORMAT,
+        spec: spec.clone(),
+        input: None,
+        normalization: None,
+        train_items: 0,
+        valid_items: 0,
+        backend: options.backend,
+        devices: options.devices,
+        command,
+        skipnet_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let arch = &spec.arch;
+    let dataset = spec.dataset.kind;
+    let started = Instant::now();
+    let (history, model) = match open(&spec.dataset)? {
+        Splits::Segmentation(data) => {
+            let ModelConfig::UNet(unet) = &spec.model else {
+                unreachable!("validate() matched the model's task to the dataset's")
+            };
+            let unet = UNetConfig {
+                in_channels: data.channels,
+                out_channels: 1,
+                ..unet.clone()
+            };
+            config.spec.model = ModelConfig::UNet(unet.clone());
+            config.spec.model.validate()?;
+            let net = unet.init(&device);
+            // The smallest image the network will see: the crop, or the first training image.
+            let side = match data.crop {
+                Some(crop) => [crop, crop],
+                None => data
+                    .train
+                    .get(0)
+                    .map(|item| [item.image.height, item.image.width])
+                    .unwrap_or([0, 0]),
+            };
+            net.check_input([data.channels, side[0], side[1]])?;
+            check_space(skipnet_models::trainable_params(&net))?;
+            [config.train_items, config.valid_items] = [data.train.len(), data.valid.len()];
+            if resume_from.is_some() {
+                check_resume(&folder, &config.spec)?;
+            }
+            folder.write_config(&config)?;
+            println!(
+                "training {arch} ({} parameters) on {dataset} ({} train / {} valid) with {}",
+                skipnet_models::trainable_params(&net),
+                data.train.len(),
+                data.valid.len(),
+                options.backend
+            );
+            let result = fit_segmenter(
+                SegmentationModel { unet: net },
+                data.train.clone(),
+                data.valid.clone(),
+                SegmentationBatcher::new(data.channels)
+                    .with_augmentation(data.crop.map(|s| [s, s]), spec.seed),
+                SegmentationBatcher::new(data.channels),
+                &device,
+                &fit,
+            )?;
+            let unet = result.model.unet.valid();
+            let overlays = write_overlays(
+                &unet,
+                data.valid.as_ref(),
+                OVERLAY_IMAGES,
+                &folder.overlays_dir(),
+            )?;
+            println!(
+                "overlays: {overlays} images in {}",
+                folder.overlays_dir().display()
+            );
+            (result.history, Model::UNet(unet))
+        }
+        Splits::Classification(data) => {
+            config.spec.model = spec
+                .model
+                .clone()
+                .with_input(data.input)
+                .with_num_classes(data.num_classes);
+            config.input = Some(data.input);
+            config.normalization = Some(data.normalization.clone());
+            [config.train_items, config.valid_items] = [data.train.len(), data.valid.len()];
+            if resume_from.is_some() {
+                check_resume(&folder, &config.spec)?;
+            }
+            folder.write_config(&config)?;
+            let model = config.spec.model.init(&device)?;
+            // Input too small for the network (or of the wrong shape): an error now, not
+            // mid-epoch.
+            model.summary(arch, data.input)?;
+            check_space(model.trainable_params())?;
+            println!(
+                "training {arch} ({} parameters) on {dataset} ({} train / {} valid, {} classes) with {}",
+                model.trainable_params(),
+                data.train.len(),
+                data.valid.len(),
+                data.num_classes,
+                options.backend
+            );
+            let channels = data.input[0];
+            let mut train_batcher =
+                ClassificationBatcher::new(data.normalization.clone(), channels);
+            if let Augmentation::PadCropFlip(padding) = data.augmentation {
+                train_batcher = train_batcher.with_augmentation(padding, spec.seed);
+            }
+            let result = fit_classifier(
+                ClassificationModel::new(model, spec.label_smoothing)?,
+                data.num_classes,
+                data.train,
+                data.valid,
+                train_batcher,
+                ClassificationBatcher::new(data.normalization, channels),
+                &device,
+                &fit,
+            )?;
+            (result.history, result.model.model.valid())
+        }
+    };
+    let [bpk, safetensors] = folder.save_model(&model)?;
+    println!("model: {} and {}", bpk.display(), safetensors.display());
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(last) = history.last() {
+        let values: Vec<String> = last
+            .valid
+            .iter()
+            .map(|(name, value)| format!("{name} {value:.4}"))
+            .collect();
+        println!(
+            "\nfinal validation (epoch {}): {}",
+            last.epoch,
+            values.join(", ")
+        );
+    }
+    println!("run folder: {}  ({seconds:.0} s)", dir.display());
+    Ok(RunResult {
+        folder,
+        config,
+        history,
+        model,
+        seconds,
+    })
+}
+
+/// Settings a resumed run may change: how long it runs, and how many threads load its data.
+const RESUMABLE_CHANGES: [&str; 2] = ["epochs", "workers"];
+
+/// A resume must continue the run that is in the folder: `spec` (its model resolved) may
+/// differ from the recorded one only in [`RESUMABLE_CHANGES`]. A folder from before the config
+/// format has nothing to compare with and resumes as it is.
+fn check_resume(folder: &RunFolder, spec: &TrainSpec) -> Result<()> {
+    let recorded = match folder.read_config() {
+        Ok(config) => config.spec,
+        Err(_) if folder.recipe().is_ok() => {
+            eprintln!(
+                "warning: {} is from an earlier skipnet; its settings cannot be compared with \
+                 this command's",
+                folder.config_path().display()
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let as_json = |spec: &TrainSpec| serde_json::to_value(spec).unwrap_or_default();
+    let (old, new) = (as_json(&recorded), as_json(spec));
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
+        return Ok(());
+    };
+    let changed: Vec<String> = new
+        .iter()
+        .filter(|(key, value)| {
+            !RESUMABLE_CHANGES.contains(&key.as_str()) && old.get(key.as_str()) != Some(value)
+        })
+        .map(|(key, value)| {
+            let before = old
+                .get(key.as_str())
+                .map_or("nothing".into(), |v| v.to_string());
+            format!("{key}: {before} → {value}")
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(TrainError::invalid(
+        "resume",
+        format!(
+            "{} was trained with other settings ({}); resume with the run's own settings (only \
+             --epochs and --workers may change), or start a new run with another --name",
+            folder.path().display(),
+            changed.join("; ")
+        ),
+    ))
+}
