@@ -123,27 +123,38 @@ impl RunFolder {
     /// The typed `config.json`. A folder written before [`CONFIG_FORMAT`] 2 is an error that
     /// says so ([`Self::recipe`] still reads its model).
     pub fn read_config(&self) -> Result<RunConfig> {
-        let path = self.config_path();
-        let json = self.config_json()?;
+        Self::typed(&self.config_path(), self.config_json()?)
+    }
+
+    fn typed(path: &Path, json: serde_json::Value) -> Result<RunConfig> {
         match json.get("format").and_then(|f| f.as_u64()) {
             Some(f) if f == CONFIG_FORMAT as u64 => serde_json::from_value(json)
-                .map_err(|e| TrainError::file(&path, format!("not a valid run config: {e}"))),
+                .map_err(|e| TrainError::file(path, format!("not a valid run config: {e}"))),
             Some(f) => Err(TrainError::file(
-                &path,
+                path,
                 format!("config format {f}, but this build reads format {CONFIG_FORMAT}"),
             )),
             None => Err(TrainError::file(
-                &path,
+                path,
                 "written by an earlier skipnet (no `format` field): its model can be used \
                  (predict, import) and the run resumed, but it holds no TrainSpec",
             )),
         }
     }
 
-    /// The model and its input preparation, from `config.json` of any format.
+    /// The model and its input preparation: from the typed `config.json`, or from the keys
+    /// `model`, `input` and `normalization` of a folder written before the format existed.
     pub fn recipe(&self) -> Result<ModelRecipe> {
         let path = self.config_path();
         let json = self.config_json()?;
+        if json.get("format").is_some() {
+            let config = Self::typed(&path, json)?;
+            return Ok(ModelRecipe {
+                config: config.spec.model,
+                input: config.input,
+                normalization: config.normalization,
+            });
+        }
         let config: ModelConfig = serde_json::from_value(json["model"].clone())
             .map_err(|e| TrainError::file(&path, format!("no valid `model` entry: {e}")))?;
         Ok(ModelRecipe {

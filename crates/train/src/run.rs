@@ -267,6 +267,13 @@ const RESUMABLE_CHANGES: [&str; 2] = ["epochs", "workers"];
 /// differ from the recorded one only in [`RESUMABLE_CHANGES`]. A folder from before the config
 /// format has nothing to compare with and resumes as it is.
 fn check_resume(folder: &RunFolder, spec: &TrainSpec) -> Result<()> {
+    if !folder.config_path().exists() {
+        eprintln!(
+            "warning: {} is missing; resuming without comparing settings (it is written anew)",
+            folder.config_path().display()
+        );
+        return Ok(());
+    }
     let recorded = match folder.read_config() {
         Ok(config) => config.spec,
         Err(_) if folder.recipe().is_ok() => {
