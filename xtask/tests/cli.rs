@@ -639,3 +639,21 @@ fn tch_trains_and_matches_flex() {
     let max_diff = max_abs_diff(&outputs[0].data, &outputs[1].data);
     assert!(max_diff <= 1e-4, "tch vs flex max |Δ| = {max_diff}");
 }
+
+/// Same command, same seed: the same `metrics.csv`, byte for byte, whatever `--workers` says
+/// (data order, batches and augmentation are drawn from the seed, not from thread timing).
+#[test]
+fn same_seed_gives_the_same_metrics_for_any_worker_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut metrics = Vec::new();
+    for (name, workers) in [("w3a", "3"), ("w3b", "3"), ("w1", "1")] {
+        let mut args = tiny_train_args(name, "2", "96");
+        args.extend(["--workers".into(), workers.into()]);
+        let out = xtask(&args, dir.path());
+        assert!(out.status.success(), "{}", text(&out));
+        metrics
+            .push(std::fs::read(dir.path().join("runs").join(name).join("metrics.csv")).unwrap());
+    }
+    assert_eq!(metrics[0], metrics[1], "--workers 3 twice");
+    assert_eq!(metrics[0], metrics[2], "--workers 3 and --workers 1");
+}

@@ -8,12 +8,15 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::item::{ClassificationItem, SegmentationItem};
+use crate::loader::SeededBatcher;
 use crate::transform::{
     Normalization, augment_segmentation, pad_crop_flip, resize_bilinear, to_channels,
 };
 
-/// The random generator of the next batch: seeded by the batcher's seed and its call count, so
-/// every batch draws different augmentations and a run is repeatable.
+/// The random generator of the next batch through burn's `Batcher`: seeded by the batcher's
+/// seed and its call count, so every batch draws different augmentations. Repeatable only when
+/// one thread calls the batcher; the training loader ([`crate::loader::OrderedDataLoader`])
+/// gives each batch its own stream through [`SeededBatcher`] instead.
 fn batch_rng(seed: u64, calls: &AtomicU64) -> StdRng {
     StdRng::seed_from_u64(
         seed ^ calls
@@ -67,7 +70,32 @@ impl ClassificationBatcher {
 
 impl Batcher<ClassificationItem, ClassificationBatch> for ClassificationBatcher {
     fn batch(&self, items: Vec<ClassificationItem>, device: &Device) -> ClassificationBatch {
-        let mut rng = batch_rng(self.seed, &self.calls);
+        self.build(items, &mut batch_rng(self.seed, &self.calls), device)
+    }
+}
+
+impl SeededBatcher<ClassificationItem, ClassificationBatch> for ClassificationBatcher {
+    fn batch_seeded(
+        &self,
+        items: Vec<ClassificationItem>,
+        stream: u64,
+        device: &Device,
+    ) -> ClassificationBatch {
+        self.build(
+            items,
+            &mut StdRng::seed_from_u64(self.seed ^ stream),
+            device,
+        )
+    }
+}
+
+impl ClassificationBatcher {
+    fn build(
+        &self,
+        items: Vec<ClassificationItem>,
+        rng: &mut StdRng,
+        device: &Device,
+    ) -> ClassificationBatch {
         let (h, w) = items
             .first()
             .map_or((0, 0), |i| (i.image.height, i.image.width));
@@ -76,7 +104,7 @@ impl Batcher<ClassificationItem, ClassificationBatch> for ClassificationBatcher 
         for item in &items {
             let mut image = to_channels(&item.image, self.channels);
             if let Some(padding) = self.augment_padding {
-                image = pad_crop_flip(&image, padding, &mut rng);
+                image = pad_crop_flip(&image, padding, rng);
             }
             if (image.height, image.width) != (h, w) {
                 image = resize_bilinear(&image, h, w);
@@ -138,12 +166,37 @@ impl SegmentationBatcher {
 
 impl Batcher<SegmentationItem, SegmentationBatch> for SegmentationBatcher {
     fn batch(&self, items: Vec<SegmentationItem>, device: &Device) -> SegmentationBatch {
-        let mut rng = batch_rng(self.seed, &self.calls);
+        self.build(items, &mut batch_rng(self.seed, &self.calls), device)
+    }
+}
+
+impl SeededBatcher<SegmentationItem, SegmentationBatch> for SegmentationBatcher {
+    fn batch_seeded(
+        &self,
+        items: Vec<SegmentationItem>,
+        stream: u64,
+        device: &Device,
+    ) -> SegmentationBatch {
+        self.build(
+            items,
+            &mut StdRng::seed_from_u64(self.seed ^ stream),
+            device,
+        )
+    }
+}
+
+impl SegmentationBatcher {
+    fn build(
+        &self,
+        items: Vec<SegmentationItem>,
+        rng: &mut StdRng,
+        device: &Device,
+    ) -> SegmentationBatch {
         let items: Vec<SegmentationItem> = items
             .into_iter()
             .map(|item| {
                 if self.augment {
-                    augment_segmentation(&item, self.crop, &mut rng)
+                    augment_segmentation(&item, self.crop, rng)
                 } else {
                     item
                 }

@@ -401,31 +401,22 @@ pub fn save_png(image: &ImageU8, path: &Path) -> Result<()> {
     })
 }
 
-/// Writes `contents` to `path` atomically, synced to disk before the rename.
+/// Writes `contents` to `path` atomically (see [`skipnet_models::atomic`]).
 pub fn write_bytes_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    use std::io::Write;
-    write_atomically(path, |tmp| {
-        let mut file = std::fs::File::create(tmp).map_err(|e| DataError::io(path, e))?;
-        file.write_all(contents)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| DataError::io(path, e))
-    })
+    skipnet_models::atomic::write_bytes(path, contents).map_err(|e| DataError::io(path, e))
 }
 
-/// Runs `write` on a temporary file beside `path`, then renames it into place, so that `path`
-/// is either the old file or the complete new one.
+/// Runs `write` on a temporary file beside `path`, then commits it into place with
+/// [`skipnet_models::atomic::commit`] (new-file mode, synced, renamed, folder synced), so that
+/// `path` is either the old file or the complete new one.
 pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result =
-        write(&tmp).and_then(|_| std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e)));
-    if result.is_err() {
-        std::fs::remove_file(&tmp).ok();
+    let tmp = skipnet_models::atomic::temp_path(path);
+    if let Some(dir) = tmp.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
     }
-    result
+    if let Err(e) = write(&tmp) {
+        std::fs::remove_file(&tmp).ok();
+        return Err(e);
+    }
+    skipnet_models::atomic::commit(&tmp, path).map_err(|e| DataError::io(path, e))
 }

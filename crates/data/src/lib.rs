@@ -13,6 +13,7 @@ pub mod idx;
 pub mod image;
 pub mod inspect;
 pub mod item;
+pub mod loader;
 pub mod npy;
 pub mod registry;
 pub mod segmentation;

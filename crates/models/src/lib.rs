@@ -6,6 +6,7 @@
 //!
 //! Every model is built from a `Config` with `init(&device)` and runs on any Burn backend.
 
+pub mod atomic;
 pub mod cifar;
 pub mod densenet;
 pub mod error;

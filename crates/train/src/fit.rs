@@ -4,13 +4,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use burn::data::dataloader::DataLoaderBuilder;
-use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::DataLoader;
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, TopKAccuracyMetric};
 use burn::train::{Learner, LearnerModel, SupervisedTraining};
 use skipnet_data::batch::{ClassificationBatch, SegmentationBatch};
+use skipnet_data::loader::{OrderedDataLoader, SeededBatcher};
 use skipnet_data::{ClassificationItem, SegmentationItem};
 
 use crate::classification::ClassificationModel;
@@ -37,9 +37,9 @@ pub struct FitOptions {
     pub schedule: ScheduleSpec,
     /// Epochs of linear warm-up.
     pub warmup_epochs: usize,
-    /// Seed of the shuffling.
+    /// Seed of the shuffling and of the training augmentation's random streams.
     pub seed: u64,
-    /// Data-loading threads.
+    /// Data-loading threads (any number gives the same batches).
     pub num_workers: usize,
     /// No progress output at all (tests).
     pub quiet: bool,
@@ -100,8 +100,8 @@ fn launch<M, I, BT, BV>(
 where
     M: LearnerModel,
     I: Send + Sync + Clone + std::fmt::Debug + 'static,
-    BT: Batcher<I, <M as burn::train::TrainStep>::Input> + 'static,
-    BV: Batcher<I, <M as burn::train::InferenceStep>::Input> + 'static,
+    BT: SeededBatcher<I, <M as burn::train::TrainStep>::Input> + 'static,
+    BV: SeededBatcher<I, <M as burn::train::InferenceStep>::Input> + 'static,
     <M as burn::train::TrainStep>::Input: Clone + std::fmt::Debug,
     <M as burn::train::InferenceStep>::Input: Clone + std::fmt::Debug,
     <M as burn::train::TrainStep>::Output: burn::train::metric::Adaptor<crate::guard::LossValue>,
@@ -113,17 +113,30 @@ where
         steps_per_epoch * options.epochs,
         steps_per_epoch * options.warmup_epochs,
     )?;
-    let loader_train = DataLoaderBuilder::new(train_batcher)
-        .batch_size(options.batch_size)
-        .shuffle(options.seed)
-        .num_workers(options.num_workers)
-        .set_device(device.clone())
-        .build(train);
-    let loader_valid = DataLoaderBuilder::new(valid_batcher)
-        .batch_size(options.batch_size)
-        .num_workers(options.num_workers)
-        .set_device(device.clone())
-        .build(valid);
+    // Deterministic loading: the same batches, order and augmentation for any worker count;
+    // a resumed run continues the epoch sequence where it stopped.
+    let loader_train: Arc<dyn DataLoader<<M as burn::train::TrainStep>::Input>> = Arc::new(
+        OrderedDataLoader::new(
+            train,
+            Arc::new(train_batcher),
+            options.batch_size,
+            options.num_workers,
+            true,
+            options.seed,
+            device.clone(),
+        )
+        .starting_at_epoch(options.resume_from.unwrap_or(0)),
+    );
+    let loader_valid: Arc<dyn DataLoader<<M as burn::train::InferenceStep>::Input>> =
+        Arc::new(OrderedDataLoader::new(
+            valid,
+            Arc::new(valid_batcher),
+            options.batch_size,
+            options.num_workers,
+            false,
+            options.seed,
+            device.clone(),
+        ));
     let earlier = match options.resume_from {
         Some(epoch) => {
             if epoch >= options.epochs {
@@ -232,8 +245,8 @@ pub fn fit_classifier<BT, BV>(
     options: &FitOptions,
 ) -> Result<FitResult<ClassificationModel>, TrainError>
 where
-    BT: Batcher<ClassificationItem, ClassificationBatch> + 'static,
-    BV: Batcher<ClassificationItem, ClassificationBatch> + 'static,
+    BT: SeededBatcher<ClassificationItem, ClassificationBatch> + 'static,
+    BV: SeededBatcher<ClassificationItem, ClassificationBatch> + 'static,
 {
     launch(
         model,
@@ -270,8 +283,8 @@ pub fn fit_segmenter<BT, BV>(
     options: &FitOptions,
 ) -> Result<FitResult<SegmentationModel>, TrainError>
 where
-    BT: Batcher<SegmentationItem, SegmentationBatch> + 'static,
-    BV: Batcher<SegmentationItem, SegmentationBatch> + 'static,
+    BT: SeededBatcher<SegmentationItem, SegmentationBatch> + 'static,
+    BV: SeededBatcher<SegmentationItem, SegmentationBatch> + 'static,
 {
     launch(
         model,

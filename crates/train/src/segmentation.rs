@@ -4,7 +4,6 @@
 use burn::module::Module;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Tensor, TensorReadError};
-use burn::train::metric::state::{FormatOptions, NumericMetricState};
 use burn::train::metric::{
     Adaptor, ItemLazy, LossInput, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric,
     NumericAttributes, NumericEntry, SerializedEntry,
@@ -120,13 +119,20 @@ impl MaskScore {
     }
 }
 
-/// Dice, IoU or pixel accuracy of the thresholded prediction (logit > 0), averaged over the
-/// epoch weighted by batch size.
+/// Dice, IoU or pixel accuracy of the thresholded prediction (logit > 0) over the whole epoch:
+/// TP, FP, FN and TN are summed over every batch and the score is computed once from the
+/// sums. (The mean of per-batch scores would weigh a batch with little foreground as much as
+/// one with a lot, and differ from the epoch's score.)
 #[derive(Clone)]
 pub struct MaskMetric {
     score: MaskScore,
     name: MetricName,
-    state: NumericMetricState,
+    /// Counts of the last batch.
+    batch: PixelCounts,
+    /// Counts of the epoch so far.
+    epoch: PixelCounts,
+    /// Images of the last batch and of the epoch so far.
+    images: [usize; 2],
 }
 
 impl MaskMetric {
@@ -135,8 +141,21 @@ impl MaskMetric {
         Self {
             score,
             name: MetricName::new(score.name().to_string()),
-            state: NumericMetricState::default(),
+            batch: [0.0; 4],
+            epoch: [0.0; 4],
+            images: [0, 0],
         }
+    }
+
+    fn entry(&self, serialized: NumericEntry) -> SerializedEntry {
+        let (batch, epoch) = (
+            self.score.from_counts(self.batch),
+            self.score.from_counts(self.epoch),
+        );
+        SerializedEntry::new(
+            format!("epoch {epoch:.2} % - batch {batch:.2} %"),
+            serialized.serialize(),
+        )
     }
 }
 
@@ -148,24 +167,25 @@ impl Metric for MaskMetric {
         input: &MaskPairInput,
         _metadata: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
-        let batch = input.masks.dims()[0];
-        let value = self
-            .score
-            .from_counts(confusion(input.logits.clone(), input.masks.clone())?);
-        self.state.update(value, batch);
-        Ok(self
-            .state
-            .compute_update(FormatOptions::new(self.name()).unit("%").precision(2)))
+        self.batch = confusion(input.logits.clone(), input.masks.clone())?;
+        for (sum, count) in self.epoch.iter_mut().zip(self.batch) {
+            *sum += count;
+        }
+        self.images = [
+            input.masks.dims()[0],
+            self.images[1] + input.masks.dims()[0],
+        ];
+        Ok(self.entry(self.current_entry()))
     }
 
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self
-            .state
-            .compute_final(FormatOptions::new(self.name()).unit("%").precision(2)))
+        Ok(self.entry(self.final_value()))
     }
 
     fn clear(&mut self) {
-        self.state.reset();
+        self.batch = [0.0; 4];
+        self.epoch = [0.0; 4];
+        self.images = [0, 0];
     }
 
     fn name(&self) -> MetricName {
@@ -181,17 +201,29 @@ impl Metric for MaskMetric {
     }
 }
 
+impl MaskMetric {
+    fn current_entry(&self) -> NumericEntry {
+        NumericEntry::Aggregated {
+            aggregated_value: self.score.from_counts(self.batch),
+            count: self.images[0],
+        }
+    }
+}
+
 impl Numeric for MaskMetric {
     fn value(&self) -> Option<NumericEntry> {
-        Some(self.state.current_value())
+        Some(self.current_entry())
     }
 
     fn running_value(&self) -> Option<NumericEntry> {
-        Some(self.state.running_value())
+        Some(NumericEntry::Aggregated {
+            aggregated_value: self.score.from_counts(self.epoch),
+            count: self.images[1],
+        })
     }
 
     fn final_value(&self) -> NumericEntry {
-        self.state.final_value()
+        NumericEntry::Final(self.score.from_counts(self.epoch))
     }
 }
 
@@ -368,5 +400,41 @@ mod tests {
         bce_dice_loss(x, y)
             .into_data()
             .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn mask_scores_pool_the_counts_of_the_epoch_not_the_batch_means() {
+        let device = Device::flex();
+        let metadata = || MetricMetadata {
+            progress: burn::data::dataloader::Progress::new(1, 1, None),
+            iteration: Some(0),
+            lr: None,
+        };
+        let batch = |logits: [[f32; 4]; 1], masks: [[f32; 4]; 1]| MaskPairInput {
+            logits: t(logits, &device),
+            masks: t(masks, &device),
+        };
+        // Batch 1: three foreground pixels, all found (Dice 100 %). Batch 2: one foreground
+        // pixel, missed, and one false positive (Dice 0 %). Mean of batches: 50 %; pooled:
+        // TP 3, FP 1, FN 1 → Dice 6/8 = 75 %, IoU 3/5 = 60 %.
+        let first = batch([[5.0, 5.0, 5.0, -5.0]], [[1.0, 1.0, 1.0, 0.0]]);
+        let second = batch([[-5.0, 5.0, -5.0, -5.0]], [[1.0, 0.0, 0.0, 0.0]]);
+        for (score, pooled) in [(MaskScore::Dice, 75.0), (MaskScore::IoU, 60.0)] {
+            let mut metric = MaskMetric::new(score);
+            metric.update(&first, &metadata()).unwrap();
+            metric.update(&second, &metadata()).unwrap();
+            let NumericEntry::Final(value) = metric.final_value() else {
+                panic!("final entry")
+            };
+            assert!((value - pooled).abs() < 1e-9, "{score:?}: {value}");
+            assert_eq!(metric.running_value().unwrap().current(), value);
+            metric.clear();
+            metric.update(&second, &metadata()).unwrap();
+            assert_eq!(
+                metric.running_value().unwrap().current(),
+                0.0,
+                "cleared per epoch"
+            );
+        }
     }
 }

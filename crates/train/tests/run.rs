@@ -40,6 +40,27 @@ fn a_run_writes_a_folder_that_reads_back_and_resumes() {
     for file in ["model.bpk", "model.safetensors", "metrics.csv", "loss.png"] {
         assert!(dir.join(file).is_file(), "{file}");
     }
+    // Every file of the run, ours and burn-train's, has the mode of a new file here.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let expected = skipnet_models::atomic::new_file_mode();
+        let mut folders = vec![dir.clone()];
+        let mut files = 0;
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, expected, "{}: {mode:o}", path.display());
+                files += 1;
+            }
+        }
+        assert!(files >= 8, "{files} files");
+    }
     // The saved model is the returned one.
     let scores = evaluate(&folder, &config.spec.dataset, Backend::Flex).unwrap();
     assert_eq!(scores.items, 16);

@@ -20,7 +20,7 @@
 mod names;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use burn::store::burn_pack::Tensor as PackTensor;
@@ -421,20 +421,7 @@ pub fn save_torch_safetensors(model: &Model, path: &Path) -> Result<(), WeightsE
     ]);
     let bytes = safetensors::serialize(views.iter().map(|(k, v)| (k.as_str(), v)), Some(metadata))
         .map_err(|e| write_error(e.to_string()))?;
-    write_atomically(path, &bytes).map_err(|e| write_error(e.to_string()))
-}
-
-/// Temp file in the same folder, fsync, rename: a reader sees the old file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::atomic::write_bytes(path, &bytes).map_err(|e| write_error(e.to_string()))
 }
 
 #[cfg(test)]
