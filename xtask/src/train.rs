@@ -86,6 +86,10 @@ pub struct TrainArgs {
     /// --epochs if it had finished).
     #[arg(long)]
     resume: bool,
+    /// With --resume: continue even if the settings differ from the run's (each difference is
+    /// printed as a warning).
+    #[arg(long)]
+    force: bool,
     /// No per-step progress (a line per epoch only); what experiments use.
     #[arg(long)]
     quiet: bool,
@@ -159,9 +163,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if args.resume && args.name.is_none() {
         bail!("--resume needs --name (and --out) of the run folder to continue");
     }
+    if args.force && !args.resume {
+        bail!("--force applies to --resume only");
+    }
     let options = RunOptions {
         devices: args.devices,
         resume: args.resume,
+        force: args.force,
         quiet: args.quiet,
         ..RunOptions::in_folder(&args.out, args.name.as_deref(), &spec).with_backend(backend)
     };

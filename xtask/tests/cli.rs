@@ -657,3 +657,35 @@ fn same_seed_gives_the_same_metrics_for_any_worker_count() {
     assert_eq!(metrics[0], metrics[1], "--workers 3 twice");
     assert_eq!(metrics[0], metrics[2], "--workers 3 and --workers 1");
 }
+
+/// `--resume` with other settings than the run's is refused, naming each difference;
+/// `--force` resumes anyway with a warning per difference.
+#[test]
+fn resume_with_other_settings_is_refused_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        xtask(&tiny_train_args("m", "1", "32"), dir.path())
+            .status
+            .success()
+    );
+    let mut changed = tiny_train_args("m", "2", "32");
+    changed.extend(["--resume".into(), "--lr".into(), "0.05".into()]);
+    let out = xtask(&changed, dir.path());
+    assert!(!out.status.success());
+    assert!(text(&out).contains("lr: 0.1 → 0.05"), "{}", text(&out));
+    changed.push("--force".into());
+    let out = xtask(&changed, dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("warning: --force: resuming with lr"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(common::csv_epochs(&dir.path().join("runs/m")), ["1", "2"]);
+    let out = xtask(&["train", "--force"], dir.path());
+    assert!(
+        text(&out).contains("--force applies to --resume only"),
+        "{}",
+        text(&out)
+    );
+}

@@ -183,7 +183,10 @@ where
         let part: Arc<dyn Dataset<I>> =
             Arc::new(PartialDataset::new(self.dataset.clone(), start, end));
         let epoch = Arc::new(AtomicUsize::new(self.epoch.load(Ordering::SeqCst)));
-        Arc::new(self.with(part, self.device.clone(), epoch))
+        let mut sliced = self.with(part, self.device.clone(), epoch);
+        // Each device's share draws its own random streams.
+        sliced.seed = self.seed ^ mix(start as u64);
+        Arc::new(sliced)
     }
 }
 

@@ -15,6 +15,8 @@ pub struct ClassificationModel {
     pub model: Model,
     /// Label smoothing ε of the cross-entropy (0 = none).
     pub label_smoothing: f64,
+    /// Factor of the loss in the backward pass only (1 = none; see [`ScaledLoss`]).
+    pub loss_scale: f64,
 }
 
 impl ClassificationModel {
@@ -36,6 +38,7 @@ impl ClassificationModel {
         Ok(Self {
             model,
             label_smoothing,
+            loss_scale: 1.0,
         })
     }
 
@@ -69,7 +72,30 @@ impl TrainStep for ClassificationModel {
 
     fn step(&self, batch: ClassificationBatch) -> TrainOutput<ClassificationOutput> {
         let output = self.forward_step(batch);
-        TrainOutput::new(self, output.loss.backward(), output)
+        TrainOutput::new(self, scaled_backward(&output.loss, self.loss_scale), output)
+    }
+}
+
+impl ScaledLoss for ClassificationModel {
+    fn with_loss_scale(mut self, scale: f64) -> Self {
+        self.loss_scale = scale;
+        self
+    }
+}
+
+/// A learner model whose gradients can be scaled: burn-train's multi-device strategy sums the
+/// gradients of its devices, so each device's loss is scaled by 1/devices to average them.
+pub trait ScaledLoss {
+    /// With the backward pass of `scale × loss` (metrics still see the loss itself).
+    fn with_loss_scale(self, scale: f64) -> Self;
+}
+
+/// The gradients of `scale × loss` (of `loss` itself, untouched, when `scale` is 1).
+pub fn scaled_backward(loss: &burn::tensor::Tensor<1>, scale: f64) -> burn::tensor::Gradients {
+    if scale == 1.0 {
+        loss.backward()
+    } else {
+        (loss.clone() * scale).backward()
     }
 }
 

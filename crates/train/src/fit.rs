@@ -27,7 +27,7 @@ pub struct FitOptions {
     pub dir: PathBuf,
     /// Epochs to train.
     pub epochs: usize,
-    /// Items per batch.
+    /// Items per optimiser step: the global batch, shared equally by the devices.
     pub batch_size: usize,
     /// Base learning rate.
     pub lr: f64,
@@ -65,8 +65,51 @@ fn invalid(what: &str, problem: impl Into<String>) -> TrainError {
     TrainError::invalid(what, problem)
 }
 
+/// How a global batch is shared by data-parallel devices: `--batch-size` is the global batch,
+/// each device takes an equal share of it, and an epoch has as many optimiser steps as one
+/// device would take on the whole data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceSplit {
+    /// Devices.
+    pub devices: usize,
+    /// Items per device per optimiser step.
+    pub per_device_batch: usize,
+    /// Optimiser steps per epoch (the schedule and warm-up are sized in these).
+    pub steps_per_epoch: usize,
+}
+
+impl DeviceSplit {
+    /// The split of `train_len` items in global batches of `batch_size` over `devices`
+    /// devices, which burn-train's strategies give contiguous shares of the data (the last one
+    /// the remainder). The batch must divide evenly.
+    pub fn new(train_len: usize, batch_size: usize, devices: usize) -> Result<Self, TrainError> {
+        let devices = devices.max(1);
+        if !batch_size.is_multiple_of(devices) {
+            return Err(invalid(
+                "batch size",
+                format!(
+                    "--batch-size {batch_size} is the global batch, shared by --devices \
+                     {devices}: it must be a multiple of {devices}"
+                ),
+            ));
+        }
+        let per_device_batch = batch_size / devices;
+        let share = train_len / devices;
+        let last = train_len - share * (devices - 1);
+        // Each step takes a batch from every device that still has one.
+        let steps_per_epoch = share
+            .div_ceil(per_device_batch)
+            .max(last.div_ceil(per_device_batch));
+        Ok(Self {
+            devices,
+            per_device_batch,
+            steps_per_epoch,
+        })
+    }
+}
+
 impl FitOptions {
-    fn check(&self, train_len: usize, valid_len: usize) -> Result<usize, TrainError> {
+    fn check(&self, train_len: usize, valid_len: usize) -> Result<DeviceSplit, TrainError> {
         if self.epochs == 0 {
             return Err(invalid("epochs", "0 (at least 1)"));
         }
@@ -81,7 +124,7 @@ impl FitOptions {
                 ),
             ));
         }
-        Ok(train_len.div_ceil(self.batch_size))
+        DeviceSplit::new(train_len, self.batch_size, self.devices.len())
     }
 }
 
@@ -98,7 +141,7 @@ fn launch<M, I, BT, BV>(
     register: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
 ) -> Result<FitResult<M>, TrainError>
 where
-    M: LearnerModel,
+    M: LearnerModel + crate::classification::ScaledLoss,
     I: Send + Sync + Clone + std::fmt::Debug + 'static,
     BT: SeededBatcher<I, <M as burn::train::TrainStep>::Input> + 'static,
     BV: SeededBatcher<I, <M as burn::train::InferenceStep>::Input> + 'static,
@@ -106,7 +149,15 @@ where
     <M as burn::train::InferenceStep>::Input: Clone + std::fmt::Debug,
     <M as burn::train::TrainStep>::Output: burn::train::metric::Adaptor<crate::guard::LossValue>,
 {
-    let steps_per_epoch = options.check(train.len(), valid.len())?;
+    let split = options.check(train.len(), valid.len())?;
+    let steps_per_epoch = split.steps_per_epoch;
+    // burn-train's multi-device strategy sums the devices' gradients: scale each device's
+    // loss so that they are averaged, as DDP's all-reduce (mean) does.
+    let model = if split.devices > 1 && !options.ddp {
+        model.with_loss_scale(1.0 / split.devices as f64)
+    } else {
+        model
+    };
     let optimizer = options.optimizer.init();
     let scheduler = options.schedule.init(
         options.lr,
@@ -119,7 +170,7 @@ where
         OrderedDataLoader::new(
             train,
             Arc::new(train_batcher),
-            options.batch_size,
+            split.per_device_batch,
             options.num_workers,
             true,
             options.seed,
@@ -410,4 +461,43 @@ pub fn save_model<M: burn::module::Module>(
     })
     .map_err(|e| TrainError::file(&st, format!("cannot write: {e}")))?;
     Ok([bpk, st])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_global_batch_is_shared_and_the_steps_per_epoch_do_not_change() {
+        let one = DeviceSplit::new(3000, 128, 1).unwrap();
+        assert_eq!((one.per_device_batch, one.steps_per_epoch), (128, 24));
+        let two = DeviceSplit::new(3000, 128, 2).unwrap();
+        assert_eq!((two.per_device_batch, two.steps_per_epoch), (64, 24));
+        let four = DeviceSplit::new(3000, 128, 4).unwrap();
+        assert_eq!((four.per_device_batch, four.steps_per_epoch), (32, 24));
+        // The last device takes the remainder: 500 + 501 items in batches of 2.
+        assert_eq!(DeviceSplit::new(1001, 4, 2).unwrap().steps_per_epoch, 251);
+        let err = DeviceSplit::new(3000, 128, 3).unwrap_err().to_string();
+        assert!(err.contains("multiple of 3"), "{err}");
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn a_scaled_loss_scales_the_gradients_and_scale_one_is_the_plain_backward() {
+        use burn::tensor::Tensor;
+        let device = burn::tensor::Device::flex().autodiff();
+        let grad = |scale: f64| {
+            // d/dx Σx² = 2x; one graph per backward (Burn keeps no graph after one).
+            let x = Tensor::<1>::from_floats([1.0, -2.0, 3.0], &device).require_grad();
+            let loss = (x.clone() * x.clone()).sum();
+            let grads = crate::classification::scaled_backward(&loss, scale);
+            x.grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        assert_eq!(grad(0.5), [1.0, -2.0, 3.0]);
+        assert_eq!(grad(1.0), [2.0, -4.0, 6.0]);
+    }
 }

@@ -157,7 +157,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
             check_space(skipnet_models::trainable_params(&net))?;
             [config.train_items, config.valid_items] = [data.train.len(), data.valid.len()];
             if resume_from.is_some() {
-                check_resume(&folder, &config.spec)?;
+                check_resume(&folder, &config.spec, options.force)?;
             }
             folder.write_config(&config)?;
             println!(
@@ -168,7 +168,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
                 options.backend
             );
             let result = fit_segmenter(
-                SegmentationModel { unet: net },
+                SegmentationModel::new(net),
                 data.train.clone(),
                 data.valid.clone(),
                 SegmentationBatcher::new(data.channels)
@@ -200,7 +200,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
             config.normalization = Some(data.normalization.clone());
             [config.train_items, config.valid_items] = [data.train.len(), data.valid.len()];
             if resume_from.is_some() {
-                check_resume(&folder, &config.spec)?;
+                check_resume(&folder, &config.spec, options.force)?;
             }
             folder.write_config(&config)?;
             let model = config.spec.model.init(&device)?;
@@ -266,7 +266,7 @@ const RESUMABLE_CHANGES: [&str; 2] = ["epochs", "workers"];
 /// A resume must continue the run that is in the folder: `spec` (its model resolved) may
 /// differ from the recorded one only in [`RESUMABLE_CHANGES`]. A folder from before the config
 /// format has nothing to compare with and resumes as it is.
-fn check_resume(folder: &RunFolder, spec: &TrainSpec) -> Result<()> {
+fn check_resume(folder: &RunFolder, spec: &TrainSpec, force: bool) -> Result<()> {
     if !folder.config_path().exists() {
         eprintln!(
             "warning: {} is missing; resuming without comparing settings (it is written anew)",
@@ -306,11 +306,18 @@ fn check_resume(folder: &RunFolder, spec: &TrainSpec) -> Result<()> {
     if changed.is_empty() {
         return Ok(());
     }
+    if force {
+        for change in &changed {
+            eprintln!("warning: --force: resuming with {change}");
+        }
+        return Ok(());
+    }
     Err(TrainError::invalid(
         "resume",
         format!(
             "{} was trained with other settings ({}); resume with the run's own settings (only \
-             --epochs and --workers may change), or start a new run with another --name",
+             --epochs and --workers may change), add --force to resume anyway, or start a new \
+             run with another --name",
             folder.path().display(),
             changed.join("; ")
         ),

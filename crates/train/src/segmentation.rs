@@ -12,6 +12,7 @@ use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use skipnet_data::batch::SegmentationBatch;
 use skipnet_models::UNet;
 
+use crate::classification::{ScaledLoss, scaled_backward};
 use crate::error::TrainError;
 
 /// Smoothing term of the soft Dice loss.
@@ -232,9 +233,19 @@ impl Numeric for MaskMetric {
 pub struct SegmentationModel {
     /// The network.
     pub unet: UNet,
+    /// Factor of the loss in the backward pass only (1 = none; see [`ScaledLoss`]).
+    pub loss_scale: f64,
 }
 
 impl SegmentationModel {
+    /// The learner model of `unet`.
+    pub fn new(unet: UNet) -> Self {
+        Self {
+            unet,
+            loss_scale: 1.0,
+        }
+    }
+
     /// Forward pass and loss of one batch.
     pub fn forward_step(&self, batch: SegmentationBatch) -> SegmentationOutput {
         let logits = self.unet.forward(batch.images);
@@ -253,7 +264,14 @@ impl TrainStep for SegmentationModel {
 
     fn step(&self, batch: SegmentationBatch) -> TrainOutput<SegmentationOutput> {
         let output = self.forward_step(batch);
-        TrainOutput::new(self, output.loss.backward(), output)
+        TrainOutput::new(self, scaled_backward(&output.loss, self.loss_scale), output)
+    }
+}
+
+impl ScaledLoss for SegmentationModel {
+    fn with_loss_scale(mut self, scale: f64) -> Self {
+        self.loss_scale = scale;
+        self
     }
 }
 

@@ -261,6 +261,9 @@ pub struct RunOptions {
     pub devices: usize,
     /// Continue the run folder from its latest good checkpoint instead of starting it.
     pub resume: bool,
+    /// Resume even with settings other than the run's (each difference is printed as a
+    /// warning); without it such a resume is an error.
+    pub force: bool,
     /// No per-step progress (a line per epoch only).
     pub quiet: bool,
     /// The command that started the run, recorded in `config.json` (empty: this process's
@@ -276,6 +279,7 @@ impl RunOptions {
             backend: Backend::auto(),
             devices: 1,
             resume: false,
+            force: false,
             quiet: false,
             command: Vec::new(),
         }
@@ -333,6 +337,9 @@ impl RunOptions {
         }
         if self.resume {
             args.push("--resume".into());
+        }
+        if self.force {
+            args.push("--force".into());
         }
         if self.quiet {
             args.push("--quiet".into());

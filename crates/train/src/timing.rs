@@ -99,7 +99,7 @@ pub fn time_train_step(
     let [c, h, w] = input;
     let images = Tensor::<4>::random([batch, c, h, w], Distribution::Default, device);
     let mut learner = Some(match model {
-        Model::UNet(unet) => Learner::Segmenter(SegmentationModel { unet }),
+        Model::UNet(unet) => Learner::Segmenter(SegmentationModel::new(unet)),
         classifier => Learner::Classifier(ClassificationModel::new(classifier, 0.0)?),
     });
     let classes = match &learner {

@@ -57,7 +57,7 @@ fn unet_loss_goes_down() {
     let valid: Arc<dyn Dataset<SegmentationItem>> =
         Arc::new(InMemDataset::new(items[8..].to_vec()));
     let result = fit_segmenter(
-        SegmentationModel { unet },
+        SegmentationModel::new(unet),
         train,
         valid,
         SegmentationBatcher::new(1),
