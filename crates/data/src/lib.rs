@@ -5,6 +5,8 @@
 //! build tensors on the target device. Every reader validates as it reads and reports bad input
 //! as a [`DataError`] naming the file and what was expected.
 
+#![warn(missing_docs)]
+
 pub mod batch;
 pub mod cifar;
 pub mod error;

@@ -6,11 +6,14 @@
 //!
 //! Every model is built from a `Config` with `init(&device)` and runs on any Burn backend.
 
+#![warn(missing_docs)]
+
 pub mod atomic;
 pub mod cifar;
 pub mod densenet;
 pub mod error;
 pub mod highway;
+#[cfg(feature = "interop")]
 pub mod interop;
 pub mod layers;
 pub mod params;

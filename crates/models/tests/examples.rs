@@ -1,5 +1,6 @@
 //! The `forward` example builds a model by name, loads PyTorch weights and runs it: on a parity
 //! fixture its output is PyTorch's.
+#![cfg(feature = "interop")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! Property tests (a brief fuzzer, run in CI) for the weight readers: random bytes, and valid
 //! `.safetensors` / `.pth` / `.bpk` files truncated or with bytes overwritten, must load or fail
 //! with an error naming the file — never panic, never hang.
+#![cfg(feature = "interop")]
 
 use std::path::Path;
 use std::sync::LazyLock;

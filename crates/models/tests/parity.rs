@@ -3,6 +3,7 @@
 //!
 //! The small fixtures are committed; the full-size torchvision ones (resnet18, resnet50,
 //! densenet121) are checked when `scripts/make_parity_fixtures.py --full` has written them.
+#![cfg(feature = "interop")]
 
 use std::path::{Path, PathBuf};
 

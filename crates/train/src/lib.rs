@@ -15,6 +15,8 @@
 //! # Ok::<(), skipnet_train::TrainError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod classification;
 pub mod error;
