@@ -318,7 +318,11 @@ impl RunOptions {
     /// The arguments of `cargo xtask train` for these options: `--out`, `--name`, `--backend`
     /// and the switches that are set.
     pub fn to_args(&self) -> Vec<String> {
-        let out = self.dir.parent().unwrap_or(Path::new("."));
+        let out = self
+            .dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let name = self
             .dir
             .file_name()
@@ -416,5 +420,7 @@ mod tests {
             options.to_args().join(" "),
             "--out runs --name a --backend flex --quiet"
         );
+        let bare = RunOptions::new("a").with_backend(Backend::Flex);
+        assert_eq!(bare.to_args().join(" "), "--out . --name a --backend flex");
     }
 }
