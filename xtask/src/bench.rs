@@ -15,7 +15,7 @@ use crate::cli::{BackendArg, ClosedSet, select_backend};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// auto (the fastest CPU backend compiled in: tch, else flex), or a backend (rebuilds
+    /// auto (the fastest CPU backend compiled in), or a backend (rebuilds
     /// with its cargo feature when not compiled in).
     #[arg(long, default_value = "auto", value_parser = ClosedSet::<BackendArg>::new())]
     backend: BackendArg,

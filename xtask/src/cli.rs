@@ -51,7 +51,7 @@ where
     }
 }
 
-/// `--backend`: a backend, or `auto` (the fastest CPU backend compiled in: tch, else flex).
+/// `--backend`: a backend, or `auto` (the fastest CPU backend compiled in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
     Auto,

@@ -31,7 +31,7 @@ pub struct PredictArgs {
     /// Mask PNG to write (unet).
     #[arg(long)]
     output: Option<PathBuf>,
-    /// auto (the fastest CPU backend compiled in: tch, else flex), or a backend (must be
+    /// auto (the fastest CPU backend compiled in), or a backend (must be
     /// compiled in).
     #[arg(long, default_value = "auto", value_parser = ClosedSet::<BackendArg>::new())]
     backend: BackendArg,

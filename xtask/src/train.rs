@@ -57,7 +57,7 @@ pub struct TrainArgs {
     /// Run name (default `<arch>-<dataset>-<unix time>`).
     #[arg(long)]
     name: Option<String>,
-    /// auto (the fastest CPU backend compiled in: tch, else flex), or a backend (rebuilds
+    /// auto (the fastest CPU backend compiled in), or a backend (rebuilds
     /// with its cargo feature when not compiled in).
     #[arg(long, default_value = "auto", value_parser = ClosedSet::<BackendArg>::new())]
     backend: BackendArg,

@@ -12,7 +12,7 @@
 //! ```
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -489,15 +489,6 @@ fn limit<I: Send + Sync + 'static>(
         subset(train, train_size, seed)?,
         subset(valid, valid_size, seed ^ VALID_SEED_SALT)?,
     ))
-}
-
-/// The folder a [`DatasetSpec`] reads, for messages.
-pub fn describe(spec: &DatasetSpec) -> String {
-    if spec.kind.is_synthetic() {
-        format!("{} (built in)", spec.kind)
-    } else {
-        format!("{} at {}", spec.kind, Path::new(&spec.root()).display())
-    }
 }
 
 #[cfg(test)]

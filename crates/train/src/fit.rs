@@ -198,13 +198,7 @@ where
                     ),
                 ));
             }
-            let csv = options.dir.join("metrics.csv");
-            let text = std::fs::read_to_string(&csv).unwrap_or_default();
-            let mut records = if text.is_empty() {
-                Vec::new()
-            } else {
-                crate::history::from_csv(&text).map_err(|e| TrainError::file(&csv, e))?
-            };
+            let mut records = crate::folder::RunFolder::new(&options.dir).history()?;
             records.retain(|r| r.epoch <= epoch);
             records
         }

@@ -41,7 +41,7 @@ pub use fit::{FitOptions, FitResult, fit_classifier, fit_segmenter};
 pub use folder::{ModelRecipe, RunConfig, RunFolder};
 pub use optim::{OptimizerSpec, ScheduleSpec};
 pub use run::{RunResult, run};
-pub use spec::{RunOptions, TrainSpec, command_line};
+pub use spec::{RunOptions, TrainSpec, command_line, command_words};
 
 /// The README's Rust snippets, compiled as doc tests.
 #[cfg(doctest)]

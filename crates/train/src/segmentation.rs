@@ -148,6 +148,14 @@ impl MaskMetric {
         }
     }
 
+    /// The last batch's score.
+    fn current_entry(&self) -> NumericEntry {
+        NumericEntry::Aggregated {
+            aggregated_value: self.score.from_counts(self.batch),
+            count: self.images[0],
+        }
+    }
+
     fn entry(&self, serialized: NumericEntry) -> SerializedEntry {
         let (batch, epoch) = (
             self.score.from_counts(self.batch),
@@ -199,15 +207,6 @@ impl Metric for MaskMetric {
             higher_is_better: true,
         }
         .into()
-    }
-}
-
-impl MaskMetric {
-    fn current_entry(&self) -> NumericEntry {
-        NumericEntry::Aggregated {
-            aggregated_value: self.score.from_counts(self.batch),
-            count: self.images[0],
-        }
     }
 }
 

@@ -354,10 +354,15 @@ impl RunOptions {
 
 /// The `cargo xtask train ...` command line that runs `spec` with `options`.
 pub fn command_line(spec: &TrainSpec, options: &RunOptions) -> Result<String> {
+    Ok(command_words(spec, options)?.join(" "))
+}
+
+/// The words of [`command_line`]: `cargo xtask train`, then the options' and the spec's flags.
+pub fn command_words(spec: &TrainSpec, options: &RunOptions) -> Result<Vec<String>> {
     let mut words = vec!["cargo".to_string(), "xtask".into(), "train".into()];
     words.extend(options.to_args());
     words.extend(spec.to_args()?);
-    Ok(words.join(" "))
+    Ok(words)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use skipnet_train::plots::Series;
-use skipnet_train::{Backend, RunOptions, RunResult, TrainSpec, command_line};
+use skipnet_train::{Backend, RunOptions, RunResult, TrainSpec, command_words};
 
 use crate::cli::{BackendArg, ClosedSet, select_backend};
 
@@ -38,7 +38,7 @@ pub struct CommonArgs {
     /// Output folder (default `experiments/<name>`).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// auto (the fastest CPU backend compiled in: tch, else flex), or a backend (rebuilds
+    /// auto (the fastest CPU backend compiled in), or a backend (rebuilds
     /// with its cargo feature when not compiled in).
     #[arg(long, default_value = "auto", value_parser = ClosedSet::<BackendArg>::new())]
     backend: BackendArg,
@@ -139,9 +139,9 @@ fn train(setup: &Setup, name: &str, spec: &TrainSpec) -> Result<TrainRun> {
     let mut options = RunOptions::new(setup.dir.join("runs").join(name))
         .with_backend(setup.backend)
         .with_quiet(true);
-    let command = command_line(spec, &options)?;
+    options.command = command_words(spec, &options)?;
+    let command = options.command.join(" ");
     println!("\n== {name}: {command}");
-    options.command = command.split(' ').map(str::to_string).collect();
     let result = skipnet_train::run(spec, &options)?;
     Ok(TrainRun { result, command })
 }
