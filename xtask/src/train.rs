@@ -24,10 +24,12 @@ pub struct TrainArgs {
     /// Epochs (default 5: the short built-in run).
     #[arg(long, default_value_t = skipnet_train::spec::DEFAULT_EPOCHS)]
     epochs: usize,
-    /// Items per batch.
-    #[arg(long, default_value_t = skipnet_train::spec::HE_BATCH_SIZE)]
-    batch_size: usize,
-    /// Base learning rate (default 0.1 for SGD, 0.001 for AdamW).
+    /// Items per batch (default 32 on synthetic-shapes, the short built-in run; 128, He et
+    /// al.'s, on every other dataset).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Base learning rate (default for SGD 0.1 × batch size / 128: He et al.'s 0.1 at 128,
+    /// scaled linearly; 0.001 for AdamW).
     #[arg(long)]
     lr: Option<f64>,
     /// The optimiser.
@@ -111,6 +113,9 @@ impl TrainArgs {
             .clone()
             .unwrap_or_else(|| TrainSpec::default_arch(self.dataset).to_string());
         let mut spec = TrainSpec::he2015(&arch, dataset)?;
+        let batch_size = self
+            .batch_size
+            .unwrap_or_else(|| skipnet_train::spec::default_batch_size(self.dataset));
         let (optimizer, default_lr) = match self.optimizer {
             OptimizerArg::Sgd => (
                 OptimizerSpec::Sgd {
@@ -118,7 +123,7 @@ impl TrainArgs {
                     nesterov: self.nesterov,
                     weight_decay: self.weight_decay.unwrap_or(1e-4),
                 },
-                skipnet_train::spec::HE_LR,
+                skipnet_train::spec::scaled_sgd_lr(batch_size),
             ),
             OptimizerArg::Adamw => {
                 if self.nesterov {
@@ -146,7 +151,7 @@ impl TrainArgs {
             });
         }
         spec.epochs = self.epochs;
-        spec.batch_size = self.batch_size;
+        spec.batch_size = batch_size;
         spec.warmup_epochs = self.warmup_epochs;
         spec.label_smoothing = self.label_smoothing;
         spec.seed = self.seed;

@@ -71,7 +71,19 @@ fn flags_give_the_documented_defaults() {
     let spec = parse(&[]);
     assert_eq!(spec.arch, "cifar-resnet20");
     assert_eq!(spec.dataset.kind, DatasetKind::SyntheticShapes);
-    assert_eq!((spec.epochs, spec.batch_size, spec.lr), (5, 128, 0.1));
+    assert_eq!((spec.epochs, spec.batch_size, spec.lr), (5, 32, 0.025));
+    // He et al.'s batch and rate on real data; the rate follows the batch size when not given.
+    let cifar = parse(&["--dataset".into(), "cifar10".into()]);
+    assert_eq!((cifar.batch_size, cifar.lr), (128, 0.1));
+    let half = parse(&["--batch-size".into(), "64".into()]);
+    assert_eq!((half.batch_size, half.lr), (64, 0.05));
+    let given = parse(&[
+        "--batch-size".into(),
+        "64".into(),
+        "--lr".into(),
+        "0.1".into(),
+    ]);
+    assert_eq!(given.lr, 0.1);
     let unet = parse(&["--dataset".into(), "seg-folder".into()]);
     assert_eq!(unet.arch, "unet");
     let adamw = parse(&["--optimizer".into(), "adamw".into()]);
