@@ -672,7 +672,8 @@ fn resume_with_other_settings_is_refused_unless_forced() {
     changed.extend(["--resume".into(), "--lr".into(), "0.05".into()]);
     let out = xtask(&changed, dir.path());
     assert!(!out.status.success());
-    assert!(text(&out).contains("lr: 0.1 → 0.05"), "{}", text(&out));
+    // The run's rate was the default for batch 16: 0.1 × 16 / 128.
+    assert!(text(&out).contains("lr: 0.0125 → 0.05"), "{}", text(&out));
     changed.push("--force".into());
     let out = xtask(&changed, dir.path());
     assert!(out.status.success(), "{}", text(&out));

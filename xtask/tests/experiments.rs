@@ -11,12 +11,12 @@ fn every_experiment_writes_report_csv_and_plots() {
     for (name, csv_header, pngs) in [
         (
             "gradients",
-            "net,bn,seed,step,layer,grad_norm",
+            "net,bn,init,seed,step,layer,kind,grad_norm",
             &["gradients_init.png", "gradients_after.png"][..],
         ),
         (
             "degradation",
-            "net,epoch,train_error,valid_error,train_loss,valid_loss",
+            "net,seed,step,epoch,train_error,valid_error",
             &["degradation.png"][..],
         ),
         (
@@ -31,8 +31,13 @@ fn every_experiment_writes_report_csv_and_plots() {
         ),
         (
             "compare",
-            "arch,epoch,train_loss,valid_accuracy,seconds_per_epoch",
+            "arch,seed,epoch,train_loss,valid_accuracy,seconds_per_epoch",
             &["compare.png"][..],
+        ),
+        (
+            "highway",
+            "net,depth,params,lr,seed,epoch,train_loss,valid_loss,valid_accuracy",
+            &["highway.png"][..],
         ),
     ] {
         let out_dir = dir.path().join(name);
@@ -79,15 +84,35 @@ fn every_experiment_writes_report_csv_and_plots() {
         assert!(!again.status.success());
         assert!(text(&again).contains("--overwrite"), "{}", text(&again));
     }
-    // The gradient CSV covers every layer of both nets, with and without BN.
+    // The gradient CSV covers every layer of both nets, with and without BN, under both
+    // initialisations, for two seeds; the last of the 8 layers (depth 8) is the classifier.
     let csv = std::fs::read_to_string(dir.path().join("gradients/gradients.csv")).unwrap();
-    for net in ["resnet,true", "resnet,false", "plain,true", "plain,false"] {
-        assert!(
-            csv.lines()
-                .any(|l| l.starts_with(net) && l.contains(",0,8,")),
-            "{net}"
-        );
+    for net in ["resnet", "plain"] {
+        for bn in ["true", "false"] {
+            for init in ["torch-default", "he"] {
+                for seed in ["0", "1"] {
+                    let key = format!("{net},{bn},{init},{seed},");
+                    assert!(
+                        csv.lines()
+                            .any(|l| l.starts_with(&key) && l.contains(",0,1,conv,"))
+                    );
+                    assert!(
+                        csv.lines()
+                            .any(|l| l.starts_with(&key) && l.contains(",2,8,fc,"))
+                    );
+                    assert!(
+                        csv.lines()
+                            .any(|l| l.starts_with(&key) && l.contains(",2,7,conv,"))
+                    );
+                }
+            }
+        }
     }
+    let weights = std::fs::read_to_string(dir.path().join("gradients/weights.csv")).unwrap();
+    assert!(weights.starts_with("net,bn,init,seed,step,layer,kind,weight_norm\n"));
+    assert_eq!(weights.lines().count(), csv.lines().count());
+    let report = std::fs::read_to_string(dir.path().join("gradients/report.md")).unwrap();
+    assert!(report.contains("## What the numbers say"), "{report}");
 }
 
 #[test]

@@ -146,11 +146,16 @@ fn run_stage(blocks: &[BasicBlock], x: Tensor<4>) -> Tensor<4> {
 }
 
 impl CifarResNet {
+    /// Stem convolution, then batch norm and ReLU in post-activation networks (ReLU alone when
+    /// built without batch norm, so that network is the same one minus its batch norms);
+    /// pre-activation networks start their first block on the bare convolution.
     fn stem(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.conv1.forward(x);
+        let preact = self.layer1.first().is_some_and(|block| block.preact);
         match &self.bn1 {
             Some(bn) => relu(bn.forward(x)),
-            None => x,
+            None if preact => x,
+            None => relu(x),
         }
     }
 
@@ -285,6 +290,52 @@ mod tests {
                 vec![[2, 16, 32, 32], [2, 32, 16, 16], [2, 64, 8, 8]]
             );
             assert_eq!(net.forward(x.clone()).dims(), [2, 10]);
+        }
+    }
+
+    #[test]
+    fn without_batch_norm_the_network_is_the_same_minus_its_batch_norms() {
+        // Fresh batch norms in inference mode (running mean 0, variance 1, γ 1, β 0) only scale
+        // by 1/√(1 + ε): with the same convolutions and classifier both networks must agree,
+        // ReLU after the stem included.
+        let device = device();
+        let x = Tensor::random([2, 3, 32, 32], Distribution::Default, &device);
+        for shortcut in [ShortcutOption::A, ShortcutOption::Plain] {
+            let config = CifarResNetConfig::new(14).with_shortcut(shortcut);
+            let with_bn = config.init(&device);
+            let mut without_bn = config.clone().with_batch_norm(false).init(&device);
+            without_bn.conv1 = with_bn.conv1.clone();
+            without_bn.fc = with_bn.fc.clone();
+            let blocks = |net: &CifarResNet| {
+                net.layer1
+                    .iter()
+                    .chain(&net.layer2)
+                    .chain(&net.layer3)
+                    .map(|b| (b.conv1.clone(), b.conv2.clone()))
+                    .collect::<Vec<_>>()
+            };
+            let convs = blocks(&with_bn);
+            for (block, (conv1, conv2)) in without_bn
+                .layer1
+                .iter_mut()
+                .chain(&mut without_bn.layer2)
+                .chain(&mut without_bn.layer3)
+                .zip(convs)
+            {
+                block.conv1 = conv1;
+                block.conv2 = conv2;
+            }
+            let a = with_bn.forward(x.clone());
+            let b = without_bn.forward(x.clone());
+            let stem = without_bn.stem(x.clone());
+            let min: f32 = stem.clone().min().into_scalar();
+            assert!(min >= 0.0, "the stem output passes a ReLU (min {min})");
+            let scale: f32 = b.clone().abs().max().into_scalar();
+            let diff: f32 = (a - b).abs().max().into_scalar();
+            assert!(
+                diff <= 1e-3 * scale,
+                "{shortcut:?}: max |Δ| {diff} of {scale}"
+            );
         }
     }
 

@@ -16,6 +16,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
+use crate::init::WeightInit;
 use crate::layers::{FeatureShape, LayerCost, conv2d};
 use crate::params::trainable_params;
 use crate::summary::{StageSummary, stage};
@@ -123,6 +124,9 @@ pub struct HighwayMlpConfig {
     /// `false` builds the plain twin, `y = H(x)`, with the same transforms and no gates.
     #[config(default = true)]
     pub gated: bool,
+    /// Initialisation of the input layer and the transforms `H` (`None`: Burn's default,
+    /// [`WeightInit::TorchDefault`]); gates and classifier always start from Burn's default.
+    pub init: Option<WeightInit>,
 }
 
 impl HighwayMlpConfig {
@@ -144,11 +148,20 @@ impl HighwayMlpConfig {
         if let Err(e) = self.validate() {
             panic!("{e}");
         }
+        let initializer = self
+            .init
+            .unwrap_or(WeightInit::TorchDefault)
+            .linear_initializer();
+        let linear = |d_in: usize, d_out: usize| {
+            LinearConfig::new(d_in, d_out)
+                .with_initializer(initializer.clone())
+                .init(device)
+        };
         HighwayMlp {
-            input: LinearConfig::new(self.in_features, self.width).init(device),
+            input: linear(self.in_features, self.width),
             layers: (0..self.depth)
                 .map(|_| HighwayLayer {
-                    transform: LinearConfig::new(self.width, self.width).init(device),
+                    transform: linear(self.width, self.width),
                     gate: self
                         .gated
                         .then(|| TransformGate::new(self.width, self.gate_bias, device)),
@@ -427,6 +440,26 @@ mod tests {
     use super::*;
     use crate::test_util::{assert_all_params_get_grads, device};
     use burn::tensor::{Distribution, Tolerance};
+
+    #[test]
+    fn he_init_keeps_the_scale_of_relu_layers() {
+        let device = device();
+        let variance = |init: Option<WeightInit>| {
+            let net = HighwayMlpConfig::new(16)
+                .with_width(256)
+                .with_depth(1)
+                .with_gated(false)
+                .with_init(init)
+                .init(&device);
+            let w = net.layers[0].transform.weight.val();
+            let v: f32 = w.powf_scalar(2.0).mean().into_scalar();
+            v as f64 * 256.0
+        };
+        // fan_in · Var(w): 2 for He, 1/3 for Burn's (and PyTorch's) default.
+        assert!((variance(Some(WeightInit::He)) - 2.0).abs() < 0.1);
+        assert!((variance(None) - 1.0 / 3.0).abs() < 0.03);
+        assert!((variance(Some(WeightInit::TorchDefault)) - 1.0 / 3.0).abs() < 0.03);
+    }
 
     #[test]
     fn gate_bias_starts_negative() {

@@ -13,6 +13,7 @@ pub mod cifar;
 pub mod densenet;
 pub mod error;
 pub mod highway;
+pub mod init;
 #[cfg(feature = "interop")]
 pub mod interop;
 pub mod layers;
@@ -31,6 +32,7 @@ pub use error::ModelError;
 pub use highway::{
     HighwayConv, HighwayConvConfig, HighwayLayer, HighwayMlp, HighwayMlpConfig, TransformGate,
 };
+pub use init::{WeightInit, torch_default_convolutions};
 pub use params::trainable_params;
 pub use registry::{Model, ModelConfig, Task};
 pub use resnet::*;

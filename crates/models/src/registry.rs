@@ -5,6 +5,7 @@
 //! cifar-resnet<D> cifar-resnet<D>-b cifar-plain<D> cifar-preresnet<D>     (D = 6n+2: 20, 32, 44, 56, 110...)
 //! densenet121 densenet161 densenet169 densenet201 cifar-densenet40 cifar-densenet-bc100
 //! unet highway-mlp highway-conv
+//! highway-mlp<D> plain-mlp<D>     (D highway layers of width 50 / plain layers of width 71)
 //! ```
 
 use burn::config::Config;
@@ -15,6 +16,7 @@ use crate::cifar::{CifarResNet, CifarResNetConfig};
 use crate::densenet::{DenseNet, DenseNetConfig};
 use crate::error::ModelError;
 use crate::highway::{HighwayConv, HighwayConvConfig, HighwayMlp, HighwayMlpConfig};
+use crate::init::WeightInit;
 use crate::layers::FeatureShape;
 use crate::params::trainable_params;
 use crate::resnet::{ResNet, ResNetConfig, ShortcutOption};
@@ -44,15 +46,37 @@ pub const FIXED_NAMES: [&str; 18] = [
 ];
 
 /// Families that take a depth as a suffix: `6n + 2` for the ResNets, `3n + 4` for DenseNet and
-/// `6n + 4` for DenseNet-BC (growth rate 12).
-pub const CIFAR_FAMILIES: [&str; 6] = [
+/// `6n + 4` for DenseNet-BC (growth rate 12), any number of layers for the MLPs of Srivastava et
+/// al.'s depth experiment (Fig. 1).
+pub const CIFAR_FAMILIES: [&str; 8] = [
     "cifar-resnet<D>",
     "cifar-resnet<D>-b",
     "cifar-plain<D>",
     "cifar-preresnet<D>",
     "cifar-densenet<D>",
     "cifar-densenet-bc<D>",
+    "highway-mlp<D>",
+    "plain-mlp<D>",
 ];
+
+/// Width of the highway layers of `highway-mlp<D>` (Srivastava et al. 2015, §3.1). Both MLP
+/// families start their input layer and transforms from He-normal (fan-in), which keeps a ReLU
+/// layer's output at the scale of its input, so a deep plain twin does not fail merely from a
+/// shrinking initialisation.
+pub const HIGHWAY_MLP_WIDTH: usize = 50;
+/// The initial transform-gate bias of `highway-mlp<D>`: `−max(2, ln D)` (−2.3 at 10 layers,
+/// −4.6 at 100). A gate opens `T ≈ e^b` of each layer at the start, so the input reaches the
+/// last of `D` layers scaled by about `(1 − 1/D)^D ≈ 1/e` instead of vanishing; Srivastava et al.
+/// tuned this bias per depth (between −1 and −10) and note that deeper networks need more
+/// negative ones.
+pub fn highway_gate_bias(depth: usize) -> f64 {
+    -(depth.max(1) as f64).ln().max(2.0)
+}
+
+/// Width of the layers of `plain-mlp<D>`: 71 units give `71·71 + 71 = 5112` parameters a
+/// layer, as many as a highway layer of 50 (`2·(50·50 + 50) = 5100`: transform and gate), the
+/// paper's way of comparing the two at equal size.
+pub const PLAIN_MLP_WIDTH: usize = 71;
 
 /// Every name of the registry, with the CIFAR families at their paper depths.
 pub fn all_names() -> Vec<String> {
@@ -65,6 +89,10 @@ pub fn all_names() -> Vec<String> {
         names.push(format!("cifar-plain{depth}"));
     }
     names.push("cifar-preresnet110".into());
+    for depth in [10, 20, 50, 100] {
+        names.push(format!("highway-mlp{depth}"));
+        names.push(format!("plain-mlp{depth}"));
+    }
     names
 }
 
@@ -170,6 +198,21 @@ impl ModelConfig {
             "unet" => Self::UNet(UNetConfig::new(3, 1)),
             "highway-mlp" => Self::HighwayMlp(HighwayMlpConfig::new(784)),
             "highway-conv" => Self::HighwayConv(HighwayConvConfig::new()),
+            _ if name.starts_with("highway-mlp") || name.starts_with("plain-mlp") => {
+                let (digits, gated, width) = match name.strip_prefix("highway-mlp") {
+                    Some(d) => (d, true, HIGHWAY_MLP_WIDTH),
+                    None => (&name["plain-mlp".len()..], false, PLAIN_MLP_WIDTH),
+                };
+                let depth = parse_depth(name, digits)?;
+                let config = HighwayMlpConfig::new(784)
+                    .with_depth(depth)
+                    .with_width(width)
+                    .with_gated(gated)
+                    .with_gate_bias(highway_gate_bias(depth))
+                    .with_init(Some(WeightInit::He));
+                config.validate()?;
+                Self::HighwayMlp(config)
+            }
             _ if name.starts_with("cifar-densenet") => {
                 let (digits, bc) = match name.strip_prefix("cifar-densenet-bc") {
                     Some(d) => (d, true),
@@ -231,6 +274,9 @@ impl ModelConfig {
             Self::CifarResNet(_) => "He et al. 2015, §4.2 (CIFAR-10)",
             Self::DenseNet(_) => "Huang et al. 2017, Densely Connected Convolutional Networks",
             Self::UNet(_) => "Ronneberger et al. 2015, U-Net",
+            Self::HighwayMlp(c) if !c.gated => {
+                "Srivastava et al. 2015, Training Very Deep Networks (plain baseline)"
+            }
             Self::HighwayMlp(_) | Self::HighwayConv(_) => {
                 "Srivastava et al. 2015, Training Very Deep Networks"
             }
@@ -528,5 +574,44 @@ mod tests {
             .init(&device)
             .unwrap();
         assert_eq!(mlp.forward_classification(x).unwrap().dims(), [1, 10]);
+    }
+
+    #[test]
+    fn depth_sweep_mlps_have_equal_parameters_per_layer() {
+        let device = device();
+        let params = |name: &str| {
+            ModelConfig::from_name(name)
+                .unwrap()
+                .init(&device)
+                .unwrap()
+                .trainable_params()
+        };
+        // Per stacked layer: 2·(50·50 + 50) = 5100 gated, 71·71 + 71 = 5112 plain.
+        assert_eq!(params("highway-mlp20") - params("highway-mlp10"), 10 * 5100);
+        assert_eq!(params("plain-mlp20") - params("plain-mlp10"), 10 * 5112);
+        let ModelConfig::HighwayMlp(plain) = ModelConfig::from_name("plain-mlp100").unwrap() else {
+            panic!("plain-mlp100 is an MLP");
+        };
+        assert_eq!((plain.depth, plain.width, plain.gated), (100, 71, false));
+        assert_eq!(plain.init, Some(WeightInit::He));
+        let ModelConfig::HighwayMlp(deep) = ModelConfig::from_name("highway-mlp100").unwrap()
+        else {
+            panic!("highway-mlp100 is an MLP");
+        };
+        assert!(
+            (deep.gate_bias + 100f64.ln()).abs() < 1e-12,
+            "{}",
+            deep.gate_bias
+        );
+        assert_eq!(highway_gate_bias(5), -2.0);
+        for bad in ["plain-mlp", "highway-mlp0", "plain-mlpx", "highway-mlp5000"] {
+            assert!(ModelConfig::from_name(bad).is_err(), "{bad}");
+        }
+        assert!(
+            ModelConfig::from_name("plain-mlp50")
+                .unwrap()
+                .paper()
+                .contains("plain")
+        );
     }
 }

@@ -32,7 +32,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Renders a line chart to PNG (written atomically); the error names the file.
+/// Renders a line chart, a point marked on each line at every `x`, to an 800×480 PNG (written
+/// atomically); the error names the file.
 pub fn line_chart(
     path: &Path,
     title: &str,
@@ -41,116 +42,45 @@ pub fn line_chart(
     series: &[Series],
     log_y: bool,
 ) -> Result<(), TrainError> {
-    draw_line_chart(path, title, x_label, y_label, series, log_y)
+    let panel = Panel {
+        title: String::new(),
+        bands: series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Band::new(
+                    s.label.clone(),
+                    i,
+                    s.points.iter().map(|&(x, y)| (x, y, y, y)).collect(),
+                )
+            })
+            .collect(),
+    };
+    let layout = Layout {
+        size: Some((WIDTH, HEIGHT)),
+        markers: true,
+    };
+    draw_panels(path, title, x_label, y_label, &[panel], log_y, layout)
         .map_err(|problem| TrainError::file(path, problem))
 }
 
-fn draw_line_chart(
-    path: &Path,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[Series],
-    log_y: bool,
-) -> Result<(), String> {
-    register_font();
-    let points: Vec<(f64, f64)> = series
-        .iter()
-        .flat_map(|s| s.points.iter().copied())
-        .filter(|(_, y)| y.is_finite() && (!log_y || *y > 0.0))
-        .collect();
-    if points.is_empty() {
-        return Err("nothing to plot".to_string());
-    }
-    let (mut x0, mut x1) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), (x, _)| {
-        (a.min(*x), b.max(*x))
-    });
-    let (mut y0, mut y1) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), (_, y)| {
-        (a.min(*y), b.max(*y))
-    });
-    if x1 <= x0 {
-        x0 -= 0.5;
-        x1 += 0.5;
-    }
-    if y1 <= y0 {
-        y0 -= y0.abs().max(1e-3) * 0.1;
-        y1 += y1.abs().max(1e-3) * 0.1;
-    }
-    let mut buffer = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buffer, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let palette = [
-            RGBColor(31, 119, 180),
-            RGBColor(255, 127, 14),
-            RGBColor(44, 160, 44),
-            RGBColor(214, 39, 40),
-            RGBColor(148, 103, 189),
-            RGBColor(140, 86, 75),
-            RGBColor(227, 119, 194),
-            RGBColor(127, 127, 127),
-            RGBColor(188, 189, 34),
-            RGBColor(23, 190, 207),
-        ];
-        macro_rules! draw {
-            ($chart:expr) => {{
-                let mut chart = $chart;
-                chart
-                    .configure_mesh()
-                    .x_desc(x_label)
-                    .y_desc(y_label)
-                    .draw()
-                    .map_err(|e| e.to_string())?;
-                for (i, s) in series.iter().enumerate() {
-                    let colour = palette[i % palette.len()];
-                    let pts: Vec<(f64, f64)> = s
-                        .points
-                        .iter()
-                        .copied()
-                        .filter(|(_, y)| y.is_finite() && (!log_y || *y > 0.0))
-                        .collect();
-                    chart
-                        .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
-                        .map_err(|e| e.to_string())?
-                        .label(s.label.clone())
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
-                        });
-                    chart
-                        .draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))
-                        .map_err(|e| e.to_string())?;
-                }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()
-                    .map_err(|e| e.to_string())?;
-            }};
-        }
-        let mut builder = ChartBuilder::on(&root);
-        builder
-            .caption(title, ("sans-serif", 24))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64);
-        if log_y {
-            draw!(
-                builder
-                    .build_cartesian_2d(x0..x1, (y0 * 0.9..y1 * 1.1).log_scale())
-                    .map_err(|e| e.to_string())?
-            );
-        } else {
-            let pad = (y1 - y0) * 0.05;
-            draw!(
-                builder
-                    .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
-                    .map_err(|e| e.to_string())?
-            );
-        }
-        root.present().map_err(|e| e.to_string())?;
-    }
-    let (w, h) = (WIDTH as usize, HEIGHT as usize);
+/// The line colours, in order (matplotlib's "tab10").
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Writes an interleaved RGB buffer of `width × height` as a PNG (atomically).
+fn save_rgb(buffer: &[u8], width: u32, height: u32, path: &Path) -> Result<(), String> {
+    let (w, h) = (width as usize, height as usize);
     let mut planar = vec![0u8; buffer.len()];
     for p in 0..w * h {
         for c in 0..3 {
@@ -167,6 +97,209 @@ fn draw_line_chart(
         path,
     )
     .map_err(|e| e.to_string())
+}
+
+/// A line with a shaded band around it, e.g. the median and the min–max over seeds.
+pub struct Band {
+    /// Legend label.
+    pub label: String,
+    /// `(x, low, centre, high)` points.
+    pub points: Vec<(f64, f64, f64, f64)>,
+    /// Index into the palette (matplotlib's tab10), so related lines can share a colour.
+    pub colour: usize,
+    /// Line width in pixels (1 thin … 3 bold).
+    pub width: u32,
+}
+
+impl Band {
+    /// A band of colour `colour` and width 2.
+    pub fn new(label: impl Into<String>, colour: usize, points: Vec<(f64, f64, f64, f64)>) -> Self {
+        Self {
+            label: label.into(),
+            points,
+            colour,
+            width: 2,
+        }
+    }
+
+    /// With this line width.
+    pub fn with_width(mut self, width: u32) -> Self {
+        self.width = width;
+        self
+    }
+}
+
+/// One chart of a grid of charts.
+pub struct Panel {
+    /// Caption above the chart.
+    pub title: String,
+    /// Its lines with their bands.
+    pub bands: Vec<Band>,
+}
+
+/// Renders `panels` side by side (two per row) with shared axes to one PNG, written
+/// atomically; the error names the file. Non-finite points (and, with `log_y`, non-positive
+/// ones) are left out.
+pub fn band_panels(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    panels: &[Panel],
+    log_y: bool,
+) -> Result<(), TrainError> {
+    let layout = Layout {
+        size: None,
+        markers: false,
+    };
+    draw_panels(path, title, x_label, y_label, panels, log_y, layout)
+        .map_err(|problem| TrainError::file(path, problem))
+}
+
+/// How [`draw_panels`] lays a figure out.
+struct Layout {
+    /// The whole image, or `None`: 560×400 a panel, two panels a row, plus a title strip.
+    size: Option<(u32, u32)>,
+    /// A dot at every point of every line.
+    markers: bool,
+}
+
+fn draw_panels(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    panels: &[Panel],
+    log_y: bool,
+    layout: Layout,
+) -> Result<(), String> {
+    register_font();
+    let usable = |y: f64| y.is_finite() && (!log_y || y > 0.0);
+    let values: Vec<(f64, f64)> = panels
+        .iter()
+        .flat_map(|p| &p.bands)
+        .flat_map(|b| &b.points)
+        .flat_map(|&(x, lo, mid, hi)| [(x, lo), (x, mid), (x, hi)])
+        .filter(|&(x, y)| x.is_finite() && usable(y))
+        .collect();
+    if values.is_empty() {
+        return Err("nothing to plot".to_string());
+    }
+    let (x0, x1) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), (x, _)| {
+        (a.min(*x), b.max(*x))
+    });
+    let (y0, y1) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), (_, y)| {
+        (a.min(*y), b.max(*y))
+    });
+    let (x0, x1) = if x1 > x0 {
+        (x0, x1)
+    } else {
+        (x0 - 0.5, x1 + 0.5)
+    };
+    let (y0, y1) = match (log_y, y1 > y0) {
+        (true, _) => (y0 / 2.0, y1 * 2.0),
+        (false, true) => (y0 - (y1 - y0) * 0.05, y1 + (y1 - y0) * 0.05),
+        (false, false) => (y0 - 0.5, y1 + 0.5),
+    };
+    let columns = panels.len().clamp(1, 2);
+    let rows = panels.len().div_ceil(columns);
+    let (width, height) = layout
+        .size
+        .unwrap_or((560 * columns as u32, 400 * rows as u32 + 40));
+    let mut buffer = vec![0u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let root = root
+            .titled(title, ("sans-serif", 24))
+            .map_err(|e| e.to_string())?;
+        let areas = root.split_evenly((rows, columns));
+        for (panel, area) in panels.iter().zip(&areas) {
+            macro_rules! draw {
+                ($chart:expr) => {{
+                    let mut chart = $chart;
+                    chart
+                        .configure_mesh()
+                        .x_desc(x_label)
+                        .y_desc(y_label)
+                        .draw()
+                        .map_err(|e| e.to_string())?;
+                    for band in &panel.bands {
+                        let colour = PALETTE[band.colour % PALETTE.len()];
+                        let width = band.width.max(1);
+                        let points: Vec<_> = band
+                            .points
+                            .iter()
+                            .copied()
+                            .filter(|&(x, lo, mid, hi)| {
+                                x.is_finite() && usable(lo) && usable(mid) && usable(hi)
+                            })
+                            .collect();
+                        let outline: Vec<(f64, f64)> = points
+                            .iter()
+                            .map(|&(x, lo, _, _)| (x, lo))
+                            .chain(points.iter().rev().map(|&(x, _, _, hi)| (x, hi)))
+                            .collect();
+                        chart
+                            .draw_series(std::iter::once(Polygon::new(
+                                outline,
+                                colour.mix(0.2).filled(),
+                            )))
+                            .map_err(|e| e.to_string())?;
+                        chart
+                            .draw_series(LineSeries::new(
+                                points.iter().map(|&(x, _, mid, _)| (x, mid)),
+                                colour.stroke_width(width),
+                            ))
+                            .map_err(|e| e.to_string())?
+                            .label(band.label.clone())
+                            .legend(move |(x, y)| {
+                                PathElement::new(
+                                    vec![(x, y), (x + 18, y)],
+                                    colour.stroke_width(width),
+                                )
+                            });
+                        if layout.markers {
+                            chart
+                                .draw_series(points.iter().map(|&(x, _, mid, _)| {
+                                    Circle::new((x, mid), 3, colour.filled())
+                                }))
+                                .map_err(|e| e.to_string())?;
+                        }
+                    }
+                    chart
+                        .configure_series_labels()
+                        .background_style(WHITE.mix(0.8))
+                        .border_style(BLACK)
+                        .draw()
+                        .map_err(|e| e.to_string())?;
+                }};
+            }
+            let mut builder = ChartBuilder::on(area);
+            builder
+                .margin(10)
+                .x_label_area_size(36)
+                .y_label_area_size(64);
+            if !panel.title.is_empty() {
+                builder.caption(&panel.title, ("sans-serif", 18));
+            }
+            if log_y {
+                draw!(
+                    builder
+                        .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+                        .map_err(|e| e.to_string())?
+                );
+            } else {
+                draw!(
+                    builder
+                        .build_cartesian_2d(x0..x1, y0..y1)
+                        .map_err(|e| e.to_string())?
+                );
+            }
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    save_rgb(&buffer, width, height, path)
 }
 
 fn curves(history: &[EpochRecord], metric: &str) -> Vec<Series> {
@@ -248,5 +381,52 @@ mod tests {
         }];
         line_chart(&log, "Gradients", "layer", "norm", &series, true).unwrap();
         assert!(line_chart(&log, "empty", "x", "y", &[], false).is_err());
+    }
+
+    #[test]
+    fn band_panels_draw_a_grid_of_shaded_bands() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bands.png");
+        let band = |label: &str, colour: usize, scale: f64| {
+            Band::new(
+                label,
+                colour,
+                (1..=10)
+                    .map(|x| {
+                        let y = scale * x as f64;
+                        (x as f64, y / 3.0, y, y * 3.0)
+                    })
+                    .collect(),
+            )
+        };
+        let panels: Vec<Panel> = (0..3)
+            .map(|i| Panel {
+                title: format!("panel {i}"),
+                bands: vec![band("a", 0, 1e-3), band("b", 1, 10.0).with_width(1)],
+            })
+            .collect();
+        band_panels(&path, "Bands", "layer", "norm", &panels, true).unwrap();
+        let image = skipnet_data::image::decode(&path).unwrap().to_u8();
+        // Two columns, two rows (the fourth cell empty), a title strip.
+        assert_eq!((image.width, image.height), (1120, 840));
+        // The shaded bands are light, not white: tab10 blue and orange mixed at 20 %.
+        let plane = image.width * image.height;
+        let shaded = (0..plane)
+            .filter(|&p| {
+                let rgb = [0, 1, 2].map(|c| image.data[c * plane + p]);
+                rgb.iter().all(|&v| v > 150) && rgb.iter().any(|&v| v < 245)
+            })
+            .count();
+        assert!(shaded > 10_000, "{shaded} shaded pixels");
+        let nothing = [Panel {
+            title: "empty".into(),
+            bands: vec![Band::new(
+                "nan",
+                0,
+                vec![(1.0, f64::NAN, f64::NAN, f64::NAN)],
+            )],
+        }];
+        let err = band_panels(&path, "x", "x", "y", &nothing, true).unwrap_err();
+        assert!(err.to_string().contains("bands.png"), "{err}");
     }
 }

@@ -6,6 +6,7 @@ mod bottleneck;
 mod compare;
 mod degradation;
 mod gradients;
+mod highway;
 mod report;
 mod segmentation;
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use skipnet_data::registry::{DatasetKind, DatasetSpec, open as open_dataset};
 use skipnet_train::plots::Series;
 use skipnet_train::{Backend, RunOptions, RunResult, TrainSpec, command_words};
 
@@ -30,6 +32,8 @@ pub enum ExperimentCommand {
     Segmentation(segmentation::SegmentationArgs),
     /// ResNet vs plain vs DenseNet vs Highway (and option A vs B) on one budget.
     Compare(compare::CompareArgs),
+    /// Srivastava et al. 2015, Fig. 1: plain vs highway MLPs at depths 10, 20, 50, 100.
+    Highway(highway::HighwayArgs),
 }
 
 /// Options every experiment takes.
@@ -60,7 +64,42 @@ pub fn run(command: &ExperimentCommand) -> Result<()> {
         ExperimentCommand::Bottleneck(a) => bottleneck::run(a),
         ExperimentCommand::Segmentation(a) => segmentation::run(a),
         ExperimentCommand::Compare(a) => compare::run(a),
+        ExperimentCommand::Highway(a) => highway::run(a),
     }
+}
+
+/// The dataset an experiment runs on: `requested`, or the first of `real` whose files are
+/// there, else `fallback` (built in). The sentence says which, and how to get the real one.
+fn pick_dataset(
+    requested: Option<DatasetKind>,
+    real: &[DatasetKind],
+    fallback: DatasetKind,
+) -> (DatasetKind, String) {
+    if let Some(kind) = requested {
+        return (
+            kind,
+            format!("Data: `{kind}` (asked for with `--dataset`)."),
+        );
+    }
+    let mut missing = Vec::new();
+    for &kind in real {
+        match open_dataset(&DatasetSpec::new(kind).with_sizes(Some(1), Some(1))) {
+            Ok(_) => {
+                return (
+                    kind,
+                    format!("Data: `{kind}`, real data found on this machine."),
+                );
+            }
+            Err(e) => missing.push(format!("`{kind}`: {e}")),
+        }
+    }
+    (
+        fallback,
+        format!(
+            "Data: `{fallback}` (built-in synthetic data), because no real dataset was found — {}",
+            missing.join("; ")
+        ),
+    )
 }
 
 /// Where an experiment writes, after checking it will not silently replace an earlier one.
@@ -114,9 +153,6 @@ impl TrainRun {
     fn last(&self, split: &str, metric: &str) -> f64 {
         self.result.last(split, metric)
     }
-    fn best(&self, split: &str, metric: &str) -> f64 {
-        self.result.best(split, metric)
-    }
     /// `metric` of `split` per epoch, as a plot series named `label`, mapped by `f`.
     fn series(&self, label: &str, split: &str, metric: &str, f: fn(f64) -> f64) -> Series {
         Series {
@@ -131,6 +167,25 @@ impl TrainRun {
     }
     fn seconds_per_epoch(&self) -> f64 {
         self.result.seconds_per_epoch()
+    }
+}
+
+/// As [`train`], but a run stopped by a non-finite loss is `Ok(Err(message))`, a result of
+/// the experiment rather than its failure.
+fn train_or_diverge(
+    setup: &Setup,
+    name: &str,
+    spec: &TrainSpec,
+) -> Result<std::result::Result<TrainRun, String>> {
+    match train(setup, name, spec) {
+        Ok(run) => Ok(Ok(run)),
+        Err(e) => match e.downcast_ref::<skipnet_train::TrainError>() {
+            Some(skipnet_train::TrainError::NonFinite { .. }) => {
+                println!("   diverged: {e}");
+                Ok(Err(e.to_string()))
+            }
+            _ => Err(e),
+        },
     }
 }
 

@@ -106,3 +106,51 @@ pub fn sci(x: f64) -> String {
         format!("{x}")
     }
 }
+
+/// Median (the mean of the middle two for an even count), min and max of the finite values;
+/// NaN for all three when there are none.
+pub fn median_min_max(values: &[f64]) -> (f64, f64, f64) {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (median, v[0], v[n - 1])
+}
+
+/// `items` written out, comma-separated.
+pub fn listed<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|item| item.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_min_max_of_the_finite_values() {
+        assert_eq!(median_min_max(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
+        assert_eq!(
+            median_min_max(&[4.0, 1.0, f64::NAN, 2.0, 3.0]),
+            (2.5, 1.0, 4.0)
+        );
+        assert!(median_min_max(&[f64::NAN]).0.is_nan());
+        assert!(median_min_max(&[]).2.is_nan());
+    }
+
+    #[test]
+    fn lists_are_comma_separated() {
+        assert_eq!(listed([10, 20, 50]), "10, 20, 50");
+        assert_eq!(listed(Vec::<u64>::new()), "");
+    }
+}
