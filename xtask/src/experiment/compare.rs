@@ -41,6 +41,11 @@ pub struct CompareArgs {
     seeds: u64,
 }
 
+/// One seed's outcome: (seed, final valid accuracy %, final train loss, seconds per epoch).
+type SeedOutcome = (u64, f64, f64, f64);
+/// An architecture, its parameter count and its seeds' outcomes.
+type ArchResult = (String, usize, Vec<SeedOutcome>);
+
 fn kind(arch: &str) -> &'static str {
     if arch.contains("plain") {
         "plain (no skip)"
@@ -91,7 +96,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let mut rows = Vec::new();
     let mut commands = Vec::new();
     // Per architecture: parameters, and per seed (final valid accuracy, final train loss, s/epoch).
-    let mut results: Vec<(String, usize, Vec<(u64, f64, f64, f64)>)> = Vec::new();
+    let mut results: Vec<ArchResult> = Vec::new();
     let mut bands = Vec::new();
     for (i, arch) in archs.iter().enumerate() {
         let mut per_seed = Vec::new();
@@ -222,7 +227,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
 
 /// Which pairs of networks the accuracy column ranks: `a` above `b` only where a's worst seed
 /// beats b's best; the others are ties at this budget.
-fn ranking(results: &[(String, usize, Vec<(u64, f64, f64, f64)>)]) -> String {
+fn ranking(results: &[ArchResult]) -> String {
     let ranges: Vec<(&str, f64, f64, f64)> = results
         .iter()
         .map(|(arch, _, per_seed)| {

@@ -490,7 +490,7 @@ fn findings(results: &[(Variant, Vec<SeedResult>)]) -> String {
             "- {}, {} init, at initialisation: first/last conv is {} (median) in the plain net \
              and {} in the ResNet; the plain net's ratio is the larger in {plain_above} of {} \
              seeds ({finite} with both finite). The first convolution's gradient itself is \
-             {} in the plain net and {} in the ResNet (medians; the plain net's is {} the \
+             {} in the plain net and {} in the ResNet (medians; the plain net's is {} × the \
              ResNet's).",
             if plain.bn {
                 "With batch norm"
@@ -503,7 +503,7 @@ fn findings(results: &[(Variant, Vec<SeedResult>)]) -> String {
             pairs.len(),
             sci(plain_first),
             sci(res_first),
-            format!("{} ×", orders(plain_first / res_first)),
+            orders(plain_first / res_first),
         ));
     }
     lines.join("\n")

@@ -85,7 +85,7 @@ pub fn run(args: &HighwayArgs) -> Result<()> {
             args.seeds.max(1),
         )
     };
-    if depths.is_empty() || lrs.is_empty() || lrs.iter().any(|lr| !(*lr > 0.0)) {
+    if depths.is_empty() || lrs.is_empty() || lrs.iter().any(|lr| !lr.is_finite() || *lr <= 0.0) {
         bail!("--depths and --lrs need at least one value each, and rates must be positive");
     }
     let (dataset, data_note) = pick_dataset(
