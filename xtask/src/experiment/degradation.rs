@@ -48,10 +48,10 @@ pub struct DegradationArgs {
     /// Epochs per network (cpu: 3; paper: 164 of 391 steps ≈ 64k iterations).
     #[arg(long)]
     epochs: Option<usize>,
-    /// Training images, a seeded subset (cpu: 3000; paper: the whole training set).
+    /// Training images, a seeded subset (cpu: 2000; paper: the whole training set).
     #[arg(long)]
     train_size: Option<usize>,
-    /// Validation images (cpu: 1000; paper: the whole test set).
+    /// Validation images (cpu: 500; paper: the whole test set).
     #[arg(long)]
     valid_size: Option<usize>,
     /// Images per batch (cpu: 64; paper: 128).
@@ -82,8 +82,8 @@ impl Recipe {
         let base = match args.budget {
             Budget::Cpu => Recipe {
                 epochs: 3,
-                train_size: Some(3000),
-                valid_size: Some(1000),
+                train_size: Some(2000),
+                valid_size: Some(500),
                 batch: 64,
                 lr: 0.1,
                 schedule: ScheduleArg::Cosine,
