@@ -355,11 +355,11 @@ fn findings(best: &[(&str, usize, f64, f64)], depths: &[usize]) -> String {
     };
     let mut lines = vec!["## What the numbers say\n".to_string()];
     for net in NETS {
-        let listed = depths
-            .iter()
-            .map(|&d| format!("{} at {d}", text(loss(net, d))))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let by_depth = listed(
+            depths
+                .iter()
+                .map(|&d| format!("{} at {d}", text(loss(net, d)))),
+        );
         let (first, last) = (loss(net, depths[0]), loss(net, depths[depths.len() - 1]));
         let trend = if last > first {
             "higher than"
@@ -369,7 +369,7 @@ fn findings(best: &[(&str, usize, f64, f64)], depths: &[usize]) -> String {
             "the same as"
         };
         lines.push(format!(
-            "- {net}: final training loss at the best rate {listed} layers; the deepest \
+            "- {net}: final training loss at the best rate {by_depth} layers; the deepest \
              network's is {trend} the shallowest's."
         ));
     }
