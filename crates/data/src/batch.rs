@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 
 use crate::item::{ClassificationItem, SegmentationItem};
 use crate::loader::SeededBatcher;
+use crate::preprocess::Preprocessing;
 use crate::transform::{
     Normalization, augment_segmentation, pad_crop_flip, resize_bilinear, to_channels,
 };
@@ -44,6 +45,11 @@ pub struct ClassificationBatcher {
     pub channels: usize,
     /// Pad-crop-flip padding, `None` for no augmentation (validation).
     pub augment_padding: Option<usize>,
+    /// A preprocessing preset, which then decides size, augmentation and normalisation (see
+    /// [`Self::with_preprocessing`]).
+    pub preprocessing: Option<Preprocessing>,
+    /// With a preset: its training augmentation (`true`) or its inference preparation.
+    pub train: bool,
     seed: u64,
     calls: AtomicU64,
 }
@@ -55,7 +61,24 @@ impl ClassificationBatcher {
             normalization,
             channels,
             augment_padding: None,
+            preprocessing: None,
+            train: false,
             seed: 0,
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// A batcher of `preprocessing`: every image prepared by the preset — its training
+    /// augmentation drawn from `seed` when `train`, else its inference preparation — then
+    /// normalised. Images may have any size.
+    pub fn with_preprocessing(preprocessing: Preprocessing, train: bool, seed: u64) -> Self {
+        Self {
+            normalization: preprocessing.normalization.clone(),
+            channels: preprocessing.input[0],
+            augment_padding: None,
+            preprocessing: Some(preprocessing),
+            train,
+            seed,
             calls: AtomicU64::new(0),
         }
     }
@@ -96,12 +119,25 @@ impl ClassificationBatcher {
         rng: &mut StdRng,
         device: &Device,
     ) -> ClassificationBatch {
-        let (h, w) = items
-            .first()
-            .map_or((0, 0), |i| (i.image.height, i.image.width));
+        let (h, w) = match &self.preprocessing {
+            Some(p) => (p.input[1], p.input[2]),
+            None => items
+                .first()
+                .map_or((0, 0), |i| (i.image.height, i.image.width)),
+        };
         let mut data = Vec::with_capacity(items.len() * self.channels * h * w);
         let mut targets = Vec::with_capacity(items.len());
         for item in &items {
+            if let Some(p) = &self.preprocessing {
+                let image = if self.train {
+                    p.train_image(&item.image, rng)
+                } else {
+                    p.eval_image(&item.image)
+                };
+                p.normalise(&image, &mut data);
+                targets.push(item.label as i64);
+                continue;
+            }
             let mut image = to_channels(&item.image, self.channels);
             if let Some(padding) = self.augment_padding {
                 image = pad_crop_flip(&image, padding, rng);
@@ -270,6 +306,40 @@ mod tests {
         assert_eq!(
             aug.batch(vec![item(9, 0)], &device).images.dims(),
             [1, 3, 4, 4]
+        );
+    }
+
+    #[test]
+    fn a_preset_batches_images_of_any_size_at_its_input() {
+        let device = Device::flex();
+        let photo = |h: usize, w: usize, label| ClassificationItem {
+            image: ImageU8 {
+                channels: 3,
+                height: h,
+                width: w,
+                data: (0..3 * h * w).map(|i| (i % 251) as u8).collect(),
+            },
+            label,
+        };
+        let items = vec![photo(40, 70, 0), photo(90, 33, 1)];
+        let preprocessing = crate::preprocess::Preprocessing::imagenet(16);
+        let eval = ClassificationBatcher::with_preprocessing(preprocessing.clone(), false, 0);
+        let batch = eval.batch(items.clone(), &device);
+        assert_eq!(batch.images.dims(), [2, 3, 16, 16]);
+        // The inference batch is the preset's tensor of each image.
+        let values = batch.images.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(
+            values[..3 * 16 * 16],
+            preprocessing.eval_tensor(&items[0].image)[..]
+        );
+        let train = ClassificationBatcher::with_preprocessing(preprocessing, true, 5);
+        let a = train.batch_seeded(items.clone(), 1, &device);
+        let b = train.batch_seeded(items, 1, &device);
+        assert_eq!(a.images.dims(), [2, 3, 16, 16]);
+        assert_eq!(
+            a.images.into_data(),
+            b.images.into_data(),
+            "seeded: repeatable"
         );
     }
 

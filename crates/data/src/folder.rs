@@ -45,6 +45,27 @@ impl ImageFolder {
     /// Lists `root/<class>/<image>`; classes are the sub-folder names in sorted order. A missing
     /// root, no class folders, or a class folder without images are errors naming the folder.
     pub fn open(root: &Path, channels: usize, size: Option<[usize; 2]>) -> Result<Self> {
+        Self::open_with(root, channels, size, None)
+    }
+
+    /// As [`Self::open`], with the labels of `classes` (the training folder's): a sub-folder
+    /// whose name is not one of them is an error; classes without a sub-folder here are fine
+    /// (a validation folder may lack some).
+    pub fn open_with_classes(
+        root: &Path,
+        channels: usize,
+        size: Option<[usize; 2]>,
+        classes: &[String],
+    ) -> Result<Self> {
+        Self::open_with(root, channels, size, Some(classes))
+    }
+
+    fn open_with(
+        root: &Path,
+        channels: usize,
+        size: Option<[usize; 2]>,
+        known: Option<&[String]>,
+    ) -> Result<Self> {
         if !root.is_dir() {
             return Err(DataError::Missing {
                 what: "image folder".into(),
@@ -69,16 +90,31 @@ impl ImageFolder {
                     expected: format!("images ({}) of one class", IMAGE_EXTENSIONS.join(", ")),
                 });
             }
-            let label = classes.len();
-            classes.push(
-                dir.file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-            );
+            let name = dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let label = match known {
+                Some(known) => known.iter().position(|k| *k == name).ok_or_else(|| {
+                    DataError::invalid(
+                        "class folder",
+                        format!(
+                            "{}: class '{name}' is not one of the training classes ({})",
+                            dir.display(),
+                            known.join(", ")
+                        ),
+                    )
+                })?,
+                None => classes.len(),
+            };
+            classes.push(name);
             items.extend(images.into_iter().map(|p| (p, label)));
         }
-        if classes.is_empty() {
+        if let Some(known) = known {
+            classes = known.to_vec();
+        }
+        if items.is_empty() {
             return Err(DataError::Empty {
                 path: root.to_path_buf(),
                 expected: "one sub-folder of images per class".into(),
@@ -195,5 +231,33 @@ mod tests {
             "{err}"
         );
         assert!(ImageFolder::open(&dir.path().join("nope"), 3, None).is_err());
+    }
+
+    #[test]
+    fn a_validation_folder_takes_the_training_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        for (split, class) in [
+            ("train", "ant"),
+            ("train", "bee"),
+            ("train", "cat"),
+            ("val", "cat"),
+        ] {
+            std::fs::create_dir_all(dir.path().join(split).join(class)).unwrap();
+            png(&dir.path().join(split).join(class).join("a.png"), 9, 3, 4);
+        }
+        let train = ImageFolder::open(&dir.path().join("train"), 3, None).unwrap();
+        let val = ImageFolder::open_with_classes(&dir.path().join("val"), 3, None, train.classes())
+            .unwrap();
+        assert_eq!(val.classes(), train.classes());
+        assert_eq!(val.get(0).unwrap().label, 2, "cat is label 2 in train/");
+        std::fs::create_dir_all(dir.path().join("val").join("dog")).unwrap();
+        png(&dir.path().join("val").join("dog").join("a.png"), 9, 3, 4);
+        let err = ImageFolder::open_with_classes(&dir.path().join("val"), 3, None, train.classes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("class 'dog' is not one of the training classes (ant, bee, cat)"),
+            "{err}"
+        );
     }
 }

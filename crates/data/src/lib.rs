@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod cifar;
+pub mod classes;
 pub mod error;
 pub mod folder;
 pub mod idx;
@@ -17,6 +18,7 @@ pub mod inspect;
 pub mod item;
 pub mod loader;
 pub mod npy;
+pub mod preprocess;
 pub mod registry;
 pub mod segmentation;
 pub mod split;
@@ -25,6 +27,7 @@ pub mod transform;
 
 pub use error::{DataError, Result};
 pub use item::{ClassificationItem, SegmentationItem, Split};
+pub use preprocess::{Preprocessing, Preset};
 pub use registry::{DatasetKind, DatasetSpec, Splits};
 
 /// The default data root, relative to the working directory; override with `SKIPNET_DATA` or

@@ -1,5 +1,7 @@
-//! NumPy `.npy` files of little-endian `float32` in C order (version 1.0–3.0), the exchange
-//! format of `predict --input-npy / --output-npy`.
+//! NumPy `.npy` files (version 1.0–3.0, C order), the exchange format of `predict
+//! --input-npy / --output-npy`. Reading accepts the numeric dtypes NumPy writes by default —
+//! float16/32/64, signed and unsigned 8–64-bit integers, bool, either byte order — and converts
+//! them to `f32`; writing is little-endian `float32`.
 
 use std::path::Path;
 
@@ -53,15 +55,15 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<NpyArray> {
         .map_err(|_| DataError::format(path, "the .npy header is not text"))?;
     let descr = header_value(header, "descr")
         .ok_or_else(|| DataError::format(path, "the .npy header has no 'descr'"))?;
-    if !descr.starts_with("'<f4'") {
-        return Err(DataError::format(
+    let dtype = Dtype::parse(descr).map_err(|d| {
+        DataError::format(
             path,
             format!(
-                "dtype {} is not supported: expected '<f4' (float32, little endian)",
-                descr.split(',').next().unwrap_or("")
+                "dtype {d} is not supported: expected a number (float16/32/64, int8–64, \
+                 uint8–64 or bool, e.g. '<f4')"
             ),
-        ));
-    }
+        )
+    })?;
     let fortran = header_value(header, "fortran_order")
         .ok_or_else(|| DataError::format(path, "the .npy header has no 'fortran_order'"))?;
     if fortran.starts_with("True") {
@@ -93,21 +95,100 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<NpyArray> {
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| DataError::format(path, format!("shape {shape:?} overflows")))?;
     let payload = &bytes[end..];
-    if count.checked_mul(4) != Some(payload.len()) {
+    if count.checked_mul(dtype.size) != Some(payload.len()) {
         return Err(DataError::format(
             path,
             format!(
-                "shape {shape:?} needs {} bytes of float32 data, the file holds {}",
-                count.saturating_mul(4),
+                "shape {shape:?} needs {} bytes of {} data, the file holds {}",
+                count.saturating_mul(dtype.size),
+                dtype.name(),
                 payload.len()
             ),
         ));
     }
     let data = payload
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .chunks_exact(dtype.size)
+        .map(|c| dtype.value(c))
         .collect();
     Ok(NpyArray { shape, data })
+}
+
+/// The kind of number a `.npy` dtype holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NumberKind {
+    Float,
+    Int,
+    Uint,
+    Bool,
+}
+
+/// A numeric `.npy` dtype: kind, bytes per value, byte order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Dtype {
+    kind: NumberKind,
+    size: usize,
+    big_endian: bool,
+}
+
+impl Dtype {
+    /// Parses the quoted `descr` value (`'<f4'`, `'|u1'`, `'>i8'`, `'|b1'`...); `Err` holds
+    /// the descr as written.
+    fn parse(descr: &str) -> std::result::Result<Self, String> {
+        let quoted = descr.split(',').next().unwrap_or("").trim();
+        let text = quoted.trim_matches(|c| c == '\'' || c == '"');
+        let unsupported = || Err(quoted.to_string());
+        let mut chars = text.chars();
+        let (order, code) = match (chars.next(), chars.next()) {
+            (Some(o @ ('<' | '>' | '|' | '=')), Some(code)) => (o, code),
+            _ => return unsupported(),
+        };
+        let Ok(size) = chars.as_str().parse::<usize>() else {
+            return unsupported();
+        };
+        let kind = match (code, size) {
+            ('f', 2 | 4 | 8) => NumberKind::Float,
+            ('i', 1 | 2 | 4 | 8) => NumberKind::Int,
+            ('u', 1 | 2 | 4 | 8) => NumberKind::Uint,
+            ('b', 1) => NumberKind::Bool,
+            _ => return unsupported(),
+        };
+        Ok(Self {
+            kind,
+            size,
+            big_endian: order == '>' || (order == '=' && cfg!(target_endian = "big")),
+        })
+    }
+
+    fn name(self) -> String {
+        let kind = match self.kind {
+            NumberKind::Float => "float",
+            NumberKind::Int => "int",
+            NumberKind::Uint => "uint",
+            NumberKind::Bool => return "bool".into(),
+        };
+        format!("{kind}{}", self.size * 8)
+    }
+
+    /// The value of one element's bytes, as `f32`.
+    fn value(self, bytes: &[u8]) -> f32 {
+        let mut b = [0u8; 8];
+        b[..self.size].copy_from_slice(bytes);
+        if self.big_endian {
+            b[..self.size].reverse();
+        }
+        match (self.kind, self.size) {
+            (NumberKind::Float, 2) => half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
+            (NumberKind::Float, 4) => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            (NumberKind::Float, _) => f64::from_le_bytes(b) as f32,
+            (NumberKind::Bool, _) => f32::from(u8::from(b[0] != 0)),
+            (NumberKind::Uint, _) => u64::from_le_bytes(b) as f32,
+            (NumberKind::Int, size) => {
+                // Sign-extend from `size` bytes.
+                let shift = 64 - 8 * size as u32;
+                ((i64::from_le_bytes(b) << shift) >> shift) as f32
+            }
+        }
+    }
 }
 
 /// Reads a `.npy` file.
@@ -201,12 +282,76 @@ mod tests {
             bytes[at..at + to.len()].copy_from_slice(to);
             bytes
         };
+        let err = parse(&replace(b"<f4", b"<c8"), p).unwrap_err().to_string();
+        assert!(
+            err.contains("dtype '<c8' is not supported") && err.contains("x.npy"),
+            "{err}"
+        );
         let err = parse(&replace(b"<f4", b"<f8"), p).unwrap_err().to_string();
-        assert!(err.contains("'<f8'"), "{err}");
+        assert!(err.contains("needs 32 bytes of float64 data"), "{err}");
         let err = parse(&replace(b"False", b"True "), p)
             .unwrap_err()
             .to_string();
         assert!(err.contains("Fortran"), "{err}");
+    }
+
+    /// A `.npy` file of `descr` holding `payload` with shape `shape`.
+    fn npy_bytes(descr: &str, shape: &str, payload: &[u8]) -> Vec<u8> {
+        let header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&[1, 0]);
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn numpy_default_dtypes_read_as_f32() {
+        let p = Path::new("d.npy");
+        let read = |descr: &str, payload: Vec<u8>| {
+            parse(&npy_bytes(descr, "(3,)", &payload), p).unwrap().data
+        };
+        let f64s: Vec<u8> = [1.5f64, -2.0, 1e-3]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(read("<f8", f64s), vec![1.5, -2.0, 1e-3]);
+        let f64_be: Vec<u8> = [1.5f64, -2.0, 4.0]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        assert_eq!(read(">f8", f64_be), vec![1.5, -2.0, 4.0]);
+        let f16s: Vec<u8> = [0.5f32, -3.0, 65504.0]
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect();
+        assert_eq!(read("<f2", f16s), vec![0.5, -3.0, 65504.0]);
+        let i64s: Vec<u8> = [-7i64, 0, 1 << 40]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(read("<i8", i64s), vec![-7.0, 0.0, (1u64 << 40) as f32]);
+        let i16s: Vec<u8> = [-300i16, 2, 32767]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(read("<i2", i16s), vec![-300.0, 2.0, 32767.0]);
+        assert_eq!(read("|i1", vec![0xff, 0x80, 5]), vec![-1.0, -128.0, 5.0]);
+        assert_eq!(read("|u1", vec![0, 128, 255]), vec![0.0, 128.0, 255.0]);
+        let u32s: Vec<u8> = [4_000_000_000u32, 1, 0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(read("<u4", u32s), vec![4e9, 1.0, 0.0]);
+        assert_eq!(read("|b1", vec![1, 0, 1]), vec![1.0, 0.0, 1.0]);
+        for bad in ["<U5", "|O", "<c16", "<f16", "<i3", "|V8", "<M8[ns]"] {
+            let err = parse(&npy_bytes(bad, "(1,)", &[0; 8]), p)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("is not supported"), "{bad}: {err}");
+        }
     }
 
     proptest::proptest! {

@@ -24,6 +24,7 @@ use crate::cifar::{CifarDataset, CifarKind};
 use crate::error::{DataError, Result};
 use crate::folder::ImageFolder;
 use crate::idx::IdxDataset;
+use crate::preprocess::{IMAGENET_CROP, Preprocessing, Preset};
 use crate::segmentation::SegmentationFolder;
 use crate::split::{Subset, shuffled_indices, train_val_split};
 use crate::synthetic::{SyntheticCells, SyntheticShapes};
@@ -72,7 +73,24 @@ pub enum Augmentation {
     None,
     /// Pad by this many pixels, random crop back, random horizontal flip (He et al.).
     PadCropFlip(usize),
+    /// torchvision's random-resized-crop and horizontal flip (the ImageNet preset).
+    RandomResizedCropFlip,
 }
+
+impl Augmentation {
+    /// The training augmentation of `preset`.
+    pub fn of(preset: Preset) -> Self {
+        match preset {
+            Preset::Imagenet => Augmentation::RandomResizedCropFlip,
+            Preset::Cifar => Augmentation::PadCropFlip(PAD_CROP_PADDING),
+            Preset::None => Augmentation::None,
+        }
+    }
+}
+
+/// The sub-folders of an image folder that, when both exist, are its training and
+/// validation splits (torchvision's ImageNet layout); `valid/` is read as `val/`.
+pub const FOLDER_SPLITS: [&str; 2] = ["train", "val"];
 
 /// Where a classification dataset's normalisation comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,16 +178,37 @@ impl DatasetKind {
         }
     }
 
-    /// How training images are augmented (classification; segmentation always flips and
-    /// rotates, see [`crate::batch::SegmentationBatcher`]).
+    /// How training images are augmented by default (classification; segmentation always
+    /// flips and rotates, see [`crate::batch::SegmentationBatcher`]).
     pub fn augmentation(self) -> Augmentation {
+        Augmentation::of(self.default_preset())
+    }
+
+    /// The preprocessing preset when the spec names none: He et al.'s CIFAR recipe on the
+    /// small colour datasets and image folders, none on the digit and fashion scans. (A run of
+    /// an ImageNet architecture on an image folder uses [`Preset::Imagenet`]; see
+    /// `skipnet_train::TrainSpec`.)
+    pub fn default_preset(self) -> Preset {
         match self {
             DatasetKind::SyntheticShapes
             | DatasetKind::Cifar10
             | DatasetKind::Cifar100
-            | DatasetKind::Folder => Augmentation::PadCropFlip(PAD_CROP_PADDING),
-            _ => Augmentation::None,
+            | DatasetKind::Folder => Preset::Cifar,
+            _ => Preset::None,
         }
+    }
+
+    /// The class names of a dataset with fixed classes (`None`: the data decide).
+    pub fn class_names(self) -> Option<Vec<String>> {
+        use crate::classes::{CIFAR10, CIFAR100_FINE, FASHION_MNIST, MNIST, owned};
+        Some(match self {
+            DatasetKind::SyntheticShapes => owned(&crate::synthetic::SHAPE_CLASSES),
+            DatasetKind::Cifar10 => owned(&CIFAR10),
+            DatasetKind::Cifar100 => owned(&CIFAR100_FINE),
+            DatasetKind::FashionMnist => owned(&FASHION_MNIST),
+            DatasetKind::Mnist => owned(&MNIST),
+            _ => return None,
+        })
     }
 
     /// Where the normalisation comes from.
@@ -223,6 +262,9 @@ pub struct DatasetSpec {
     pub image_size: Option<usize>,
     /// Seed of generated data and of the subsets and splits.
     pub seed: u64,
+    /// How classification images are prepared (`None`: [`DatasetKind::default_preset`]).
+    #[serde(default)]
+    pub preprocess: Option<Preset>,
 }
 
 impl DatasetSpec {
@@ -235,7 +277,19 @@ impl DatasetSpec {
             valid_size: None,
             image_size: None,
             seed: 42,
+            preprocess: None,
         }
+    }
+
+    /// With this preprocessing preset.
+    pub fn with_preprocess(mut self, preset: Option<Preset>) -> Self {
+        self.preprocess = preset;
+        self
+    }
+
+    /// The preset in use: the spec's, else the dataset's default.
+    pub fn preset(&self) -> Preset {
+        self.preprocess.unwrap_or(self.kind.default_preset())
     }
 
     /// With this data root (or, for folders, this folder).
@@ -268,8 +322,12 @@ impl DatasetSpec {
         self.root.clone().unwrap_or_else(crate::data_root)
     }
 
-    /// The image side in use: the spec's, else the dataset's default.
+    /// The image side in use: the spec's, else the dataset's default (the ImageNet preset's
+    /// crop, 224, for classification with that preset).
     pub fn image_size(&self) -> Option<usize> {
+        if self.kind.task() == Task::Classification && self.preset() == Preset::Imagenet {
+            return Some(self.image_size.unwrap_or(IMAGENET_CROP));
+        }
         self.image_size.or(self.kind.default_image_size())
     }
 
@@ -289,14 +347,19 @@ pub struct ClassificationSplits {
     pub train: SharedDataset<ClassificationItem>,
     /// Validation items.
     pub valid: SharedDataset<ClassificationItem>,
-    /// `[channels, height, width]` of every image.
+    /// `[channels, height, width]` of the model's input (`preprocessing.input`).
     pub input: [usize; 3],
     /// Number of classes.
     pub num_classes: usize,
-    /// The normalisation of this dataset (see [`DatasetKind::normalization_policy`]).
+    /// Class names, index = label.
+    pub class_names: Vec<String>,
+    /// The normalisation (`preprocessing.normalization`: ImageNet's for that preset, else see
+    /// [`DatasetKind::normalization_policy`]).
     pub normalization: Normalization,
-    /// The training augmentation.
+    /// The training augmentation (of `preprocessing.preset`).
     pub augmentation: Augmentation,
+    /// How images become the model's input, in training and in inference.
+    pub preprocessing: Preprocessing,
 }
 
 /// The splits of a segmentation dataset.
@@ -376,13 +439,19 @@ pub fn open(spec: &DatasetSpec) -> Result<Splits> {
             crop,
         }));
     }
-    let (train, valid, input, num_classes): (SharedDataset<_>, SharedDataset<_>, _, _) = match kind
+    let preset = spec.preset();
+    // The ImageNet preset crops images of any size itself; the others take them at the input.
+    let imagenet_crop = (preset == Preset::Imagenet).then(|| {
+        spec.image_size()
+            .expect("the ImageNet preset has a default crop")
+    });
+    let (train, valid, input, class_names): (SharedDataset<_>, SharedDataset<_>, _, _) = match kind
     {
         DatasetKind::SyntheticShapes => (
             Arc::new(SyntheticShapes::new(seed, train_size.unwrap_or(1))),
             Arc::new(SyntheticShapes::new(valid_seed, valid_size.unwrap_or(1))),
             [3, 32, 32],
-            crate::synthetic::SHAPE_CLASSES.len(),
+            kind.class_names().expect("shapes have names"),
         ),
         DatasetKind::Cifar10 | DatasetKind::Cifar100 => {
             let cifar = if kind == DatasetKind::Cifar10 {
@@ -396,7 +465,7 @@ pub fn open(spec: &DatasetSpec) -> Result<Splits> {
                 Arc::new(train),
                 Arc::new(valid),
                 [3, 32, 32],
-                cifar.num_classes(),
+                kind.class_names().expect("CIFAR has names"),
             )
         }
         DatasetKind::FashionMnist | DatasetKind::Mnist => {
@@ -409,39 +478,103 @@ pub fn open(spec: &DatasetSpec) -> Result<Splits> {
             };
             let (train, valid) = (open(Split::Train)?, open(Split::Test)?);
             let [h, w] = train.image_size();
+            let names = kind.class_names().expect("the IDX datasets have names");
             let classes = train.num_classes();
-            (Arc::new(train), Arc::new(valid), [1, h, w], classes)
+            if classes > names.len() {
+                return Err(DataError::invalid(
+                    "labels",
+                    format!(
+                        "{classes} classes in {}, expected at most {}",
+                        root.display(),
+                        names.len()
+                    ),
+                ));
+            }
+            (
+                Arc::new(train),
+                Arc::new(valid),
+                [1, h, w],
+                names[..classes].to_vec(),
+            )
         }
         DatasetKind::Folder => {
             let side = spec.image_size().expect("folder has a default size");
-            let folder = ImageFolder::open(&root, 3, Some([side, side]))?;
-            let classes = folder.classes().len();
-            let (train, valid) = split_folder(folder, kind, seed)?;
+            // The ImageNet preset resizes and crops each image itself; the others resize on
+            // reading.
+            let size = imagenet_crop.is_none().then_some([side, side]);
+            let (train, valid, classes) = open_image_folder(&root, size, seed)?;
             (train, valid, [3, side, side], classes)
         }
         DatasetKind::SyntheticCells | DatasetKind::SegFolder => {
             unreachable!("segmentation datasets are handled above")
         }
     };
+    let num_classes = class_names.len();
     let (train, valid) = limit(kind, train, valid, train_size, valid_size, seed)?;
-    let normalization = match kind.normalization_policy() {
-        NormalizationPolicy::Cifar10 => Normalization::cifar10(),
-        NormalizationPolicy::Measured => {
-            let sample: Vec<ClassificationItem> = (0..train.len().min(NORMALIZATION_SAMPLE))
-                .map(|i| train.get(i))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| DataError::invalid("training item", e.to_string()))?;
-            Normalization::measure(sample.iter().map(|item| &item.image))
+    let preprocessing = match imagenet_crop {
+        Some(crop) => Preprocessing::imagenet(crop),
+        None => {
+            let normalization = match kind.normalization_policy() {
+                NormalizationPolicy::Cifar10 => Normalization::cifar10(),
+                NormalizationPolicy::Measured => {
+                    let sample: Vec<ClassificationItem> =
+                        (0..train.len().min(NORMALIZATION_SAMPLE))
+                            .map(|i| train.get(i))
+                            .collect::<std::result::Result<_, _>>()
+                            .map_err(|e| DataError::invalid("training item", e.to_string()))?;
+                    Normalization::measure(sample.iter().map(|item| &item.image))
+                }
+            };
+            Preprocessing {
+                preset,
+                input,
+                normalization,
+            }
         }
     };
     Ok(Splits::Classification(ClassificationSplits {
         train,
         valid,
-        input,
+        input: preprocessing.input,
         num_classes,
-        normalization,
-        augmentation: kind.augmentation(),
+        class_names,
+        normalization: preprocessing.normalization.clone(),
+        augmentation: Augmentation::of(preset),
+        preprocessing,
     }))
+}
+
+/// An image folder: its `train/` and `val/` (or `valid/`) sub-folders when it has both, else
+/// the folder split by [`FOLDER_VALID_FRACTION`]. Images resized to `size` on reading if
+/// given. Returns the splits and the class names.
+fn open_image_folder(
+    root: &std::path::Path,
+    size: Option<[usize; 2]>,
+    seed: u64,
+) -> Result<(
+    SharedDataset<ClassificationItem>,
+    SharedDataset<ClassificationItem>,
+    Vec<String>,
+)> {
+    let train_dir = root.join(FOLDER_SPLITS[0]);
+    let val_dir = ["val", "valid"]
+        .map(|name| root.join(name))
+        .into_iter()
+        .find(|dir| dir.is_dir());
+    match val_dir {
+        Some(val_dir) if train_dir.is_dir() => {
+            let train = ImageFolder::open(&train_dir, 3, size)?;
+            let classes = train.classes().to_vec();
+            let valid = ImageFolder::open_with_classes(&val_dir, 3, size, &classes)?;
+            Ok((Arc::new(train), Arc::new(valid), classes))
+        }
+        _ => {
+            let folder = ImageFolder::open(root, 3, size)?;
+            let classes = folder.classes().to_vec();
+            let (train, valid) = split_folder(folder, DatasetKind::Folder, seed)?;
+            Ok((train, valid, classes))
+        }
+    }
 }
 
 /// A folder without a split of its own, split by the dataset's validation fraction.
@@ -526,6 +659,82 @@ mod tests {
         assert_eq!((data.train.len(), data.valid.len()), (48, 12));
         assert_eq!(data.train.get(0).unwrap().image.height, 32);
         assert_eq!(data.crop, None);
+    }
+
+    #[test]
+    fn presets_decide_the_input_normalisation_and_augmentation() {
+        let spec = DatasetSpec::new(DatasetKind::SyntheticShapes).with_sizes(Some(4), Some(2));
+        let Splits::Classification(data) = open(&spec).unwrap() else {
+            panic!("classification")
+        };
+        assert_eq!(data.preprocessing.preset, Preset::Cifar);
+        assert_eq!(
+            data.class_names[..2],
+            ["circle".to_string(), "square".into()]
+        );
+        let imagenet = spec
+            .clone()
+            .with_preprocess(Some(Preset::Imagenet))
+            .with_image_size(Some(48));
+        let Splits::Classification(data) = open(&imagenet).unwrap() else {
+            panic!("classification")
+        };
+        assert_eq!(data.input, [3, 48, 48]);
+        assert_eq!(data.normalization, Normalization::imagenet());
+        assert_eq!(data.augmentation, Augmentation::RandomResizedCropFlip);
+        let none = spec.with_preprocess(Some(Preset::None));
+        let Splits::Classification(data) = open(&none).unwrap() else {
+            panic!("classification")
+        };
+        assert_eq!(
+            (data.input, data.augmentation),
+            ([3, 32, 32], Augmentation::None)
+        );
+    }
+
+    #[test]
+    fn an_image_folder_with_train_and_val_uses_them_as_the_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = |split: &str, class: &str, name: &str, side: usize| {
+            let folder = dir.path().join(split).join(class);
+            std::fs::create_dir_all(&folder).unwrap();
+            let png = crate::image::ImageU8 {
+                channels: 3,
+                height: side,
+                width: side + 3,
+                data: vec![100; 3 * side * (side + 3)],
+            };
+            crate::image::save_png(&png, &folder.join(name)).unwrap();
+        };
+        for i in 0..3 {
+            image("train", "bee", &format!("{i}.png"), 20);
+            image("train", "wasp", &format!("{i}.png"), 30);
+        }
+        image("val", "wasp", "v.png", 25);
+        let spec = DatasetSpec::new(DatasetKind::Folder).with_root(dir.path());
+        let Splits::Classification(data) = open(&spec).unwrap() else {
+            panic!("classification")
+        };
+        assert_eq!((data.train.len(), data.valid.len()), (6, 1));
+        assert_eq!(data.class_names, ["bee", "wasp"]);
+        assert_eq!(data.valid.get(0).unwrap().label, 1);
+        assert_eq!(
+            data.input,
+            [3, 64, 64],
+            "the CIFAR preset resizes on reading"
+        );
+        let spec = spec
+            .with_preprocess(Some(Preset::Imagenet))
+            .with_image_size(Some(16));
+        let Splits::Classification(data) = open(&spec).unwrap() else {
+            panic!("classification")
+        };
+        assert_eq!(data.input, [3, 16, 16]);
+        assert_eq!(
+            data.valid.get(0).unwrap().image.shape(),
+            [3, 25, 28],
+            "the ImageNet preset reads images whole"
+        );
     }
 
     #[test]

@@ -109,6 +109,14 @@ impl Normalization {
         }
     }
 
+    /// ImageNet's training-set statistics (torchvision's and timm's `Normalize`).
+    pub fn imagenet() -> Self {
+        Self {
+            mean: vec![0.485, 0.456, 0.406],
+            std: vec![0.229, 0.224, 0.225],
+        }
+    }
+
     /// Statistics measured over `images` (all the same channel count).
     pub fn measure<'a>(images: impl IntoIterator<Item = &'a ImageU8>) -> Self {
         let mut sum = Vec::<f64>::new();
