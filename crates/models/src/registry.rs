@@ -406,6 +406,16 @@ impl Model {
         }
     }
 
+    /// The path of the classifier (the last linear layer: `fc` or `classifier`, as in
+    /// torchvision), which fine-tuning replaces; `None` for U-Net.
+    pub fn classifier_path(&self) -> Option<&'static str> {
+        match self {
+            Model::ResNet(_) | Model::CifarResNet(_) | Model::HighwayConv(_) => Some("fc"),
+            Model::DenseNet(_) | Model::HighwayMlp(_) => Some("classifier"),
+            Model::UNet(_) => None,
+        }
+    }
+
     /// Classification or segmentation.
     pub fn task(&self) -> Task {
         match self {

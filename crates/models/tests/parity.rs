@@ -8,8 +8,11 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
+use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Tensor, TensorData};
-use skipnet_models::interop::{load_weights, save_torch_safetensors, torch_state_dict_shapes};
+use skipnet_models::interop::{
+    load_pretrained, load_weights, save_torch_safetensors, torch_state_dict_shapes,
+};
 use skipnet_models::{DenseNetConfig, DenseStem, Model, ModelConfig, UNetConfig};
 
 const TOLERANCE: f32 = 1e-4;
@@ -174,4 +177,82 @@ fn every_imagenet_architecture_has_torchvisions_keys() {
         checked += 1;
     }
     assert_eq!(checked, 11);
+}
+
+#[test]
+fn pretrained_weights_load_into_another_number_of_classes_with_a_fresh_classifier() {
+    let device = Device::flex();
+    let weights = fixtures("interop").join("cifar-resnet20/weights.pth");
+    let ten = load_weights(
+        ModelConfig::from_name("cifar-resnet20")
+            .unwrap()
+            .init(&device)
+            .unwrap(),
+        &weights,
+    )
+    .unwrap();
+    let three = || {
+        ModelConfig::from_name("cifar-resnet20")
+            .unwrap()
+            .with_num_classes(3)
+            .init(&device)
+            .unwrap()
+    };
+    // Strict loading refuses the other classifier and names it.
+    let err = load_weights(three(), &weights).unwrap_err().to_string();
+    assert!(
+        err.contains("linear.weight: model has [3, 64], file has [10, 64]"),
+        "{err}"
+    );
+    let (model, skipped) = load_pretrained(three(), &weights).unwrap();
+    assert_eq!(
+        skipped,
+        [
+            "linear.weight: model has [3, 64], file has [10, 64]",
+            "linear.bias: model has [3], file has [10]"
+        ]
+    );
+    // Everything but the classifier is the file's.
+    let tensors = |m: &Model| {
+        m.collect(None, None, false)
+            .into_iter()
+            .map(|t| (t.name.clone(), t.to_bytes().unwrap().to_vec()))
+            .collect::<Vec<_>>()
+    };
+    let (ours, file) = (tensors(&model), tensors(&ten));
+    assert_eq!(ours.len(), file.len());
+    let mut compared = 0;
+    for ((path, a), (_, b)) in ours.iter().zip(&file) {
+        if path.contains("fc.") {
+            continue;
+        }
+        assert_eq!(a, b, "{path}");
+        compared += 1;
+    }
+    assert!(compared > 50, "{compared} tensors compared");
+    let logits = model
+        .forward_classification(Tensor::zeros([1, 3, 32, 32], &device))
+        .unwrap();
+    assert_eq!(logits.dims(), [1, 3]);
+    // The same number of classes: nothing skipped; another architecture: still strict.
+    let (_, none) = load_pretrained(
+        ModelConfig::from_name("cifar-resnet20")
+            .unwrap()
+            .init(&device)
+            .unwrap(),
+        &weights,
+    )
+    .unwrap();
+    assert!(none.is_empty());
+    let err = load_pretrained(
+        ModelConfig::from_name("cifar-resnet32")
+            .unwrap()
+            .with_num_classes(3)
+            .init(&device)
+            .unwrap(),
+        &weights,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("missing keys"), "{err}");
 }

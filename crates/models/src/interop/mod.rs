@@ -120,7 +120,24 @@ const CHECKPOINT_KEYS: [&str; 4] = ["state_dict", "model_state_dict", "model", "
 /// - `.safetensors`: PyTorch layout, unless the file says it was written by Burn
 ///   (`producer: burn` in its metadata), in which case Burn's own names.
 /// - `.bpk`: Burn's own format.
-pub fn load_weights(mut model: Model, path: &Path) -> Result<Model, WeightsError> {
+pub fn load_weights(model: Model, path: &Path) -> Result<Model, WeightsError> {
+    load(model, path, None).map(|(model, _)| model)
+}
+
+/// Loads pretrained weights for fine-tuning: as [`load_weights`], strictly, except that the
+/// classifier ([`Model::classifier_path`]) may have another shape in the file (another number
+/// of classes): then it keeps its fresh initialisation. Returns the model and the skipped
+/// classifier keys, each as `key: model has [..], file has [..]` in the file's naming.
+pub fn load_pretrained(model: Model, path: &Path) -> Result<(Model, Vec<String>), WeightsError> {
+    let head = model.classifier_path();
+    load(model, path, head)
+}
+
+fn load(
+    mut model: Model,
+    path: &Path,
+    reinitialised: Option<&str>,
+) -> Result<(Model, Vec<String>), WeightsError> {
     if !path.is_file() {
         return Err(WeightsError::NotFound(path.to_path_buf()));
     }
@@ -170,8 +187,15 @@ pub fn load_weights(mut model: Model, path: &Path) -> Result<Model, WeightsError
             });
         }
     };
-    check_complete(result, path, &model, layout, renamed.as_ref())?;
-    Ok(model)
+    let skipped = check_complete(
+        result,
+        path,
+        &model,
+        layout,
+        renamed.as_ref(),
+        reinitialised,
+    )?;
+    Ok((model, skipped))
 }
 
 /// Loads a file in Burn's own names through `store`, keeping the per-tensor report.
@@ -289,7 +313,8 @@ fn check_complete(
     model: &Model,
     layout: TorchLayout,
     renamed: Option<&HashMap<String, String>>,
-) -> Result<(), WeightsError> {
+    reinitialised: Option<&str>,
+) -> Result<Vec<String>, WeightsError> {
     // Name things the way the file does: PyTorch keys for PyTorch files.
     let file_name = |ours: &str| -> String {
         match renamed {
@@ -309,24 +334,44 @@ fn check_complete(
         .collect();
     let unexpected: Vec<String> = result.unused.iter().map(|p| file_name(p)).collect();
     let mut shapes = Vec::new();
+    let mut skipped = Vec::new();
     let mut other = Vec::new();
+    let in_head = |path: &str| {
+        reinitialised.is_some_and(|head| strip_variants(path).starts_with(&format!("{head}.")))
+    };
     for error in &result.errors {
         match error {
             ApplyError::ShapeMismatch {
                 path,
                 expected,
                 found,
-            } => shapes.push(format!(
-                "{}: model has {:?}, file has {:?}",
-                file_name(path),
-                expected.as_slice(),
-                found.as_slice()
-            )),
+            } => {
+                // PyTorch's linear weights are `[out, in]`, Burn's `[in, out]` (the adapter
+                // transposes them): name shapes the way the file does.
+                let in_file_layout = |shape: &[usize]| -> Vec<usize> {
+                    let mut shape = shape.to_vec();
+                    if renamed.is_some() && shape.len() == 2 {
+                        shape.reverse();
+                    }
+                    shape
+                };
+                let line = format!(
+                    "{}: model has {:?}, file has {:?}",
+                    file_name(path),
+                    in_file_layout(expected.as_slice()),
+                    in_file_layout(found.as_slice())
+                );
+                if in_head(path) {
+                    skipped.push(line);
+                } else {
+                    shapes.push(line);
+                }
+            }
             e => other.push(e.to_string()),
         }
     }
     if missing.is_empty() && unexpected.is_empty() && shapes.is_empty() && other.is_empty() {
-        Ok(())
+        Ok(skipped)
     } else {
         Err(WeightsError::Mismatch(Box::new(KeyMismatch {
             path: path.to_path_buf(),
