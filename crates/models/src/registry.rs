@@ -283,6 +283,16 @@ impl ModelConfig {
         }
     }
 
+    /// An ImageNet architecture (torchvision's ResNets and DenseNets with the ImageNet stem):
+    /// its images are prepared with the ImageNet preset unless a run says otherwise.
+    pub fn is_imagenet(&self) -> bool {
+        match self {
+            Self::ResNet(_) => true,
+            Self::DenseNet(c) => c.stem == crate::densenet::DenseStem::ImageNet,
+            _ => false,
+        }
+    }
+
     /// The input this architecture is usually trained on, `[channels, height, width]`.
     pub fn default_input(&self) -> FeatureShape {
         match self {
@@ -412,6 +422,18 @@ impl Model {
         match self {
             Model::ResNet(_) | Model::CifarResNet(_) | Model::HighwayConv(_) => Some("fc"),
             Model::DenseNet(_) | Model::HighwayMlp(_) => Some("classifier"),
+            Model::UNet(_) => None,
+        }
+    }
+
+    /// The classifier (the last linear layer at [`Self::classifier_path`]); `None` for U-Net.
+    pub fn classifier(&self) -> Option<&burn::nn::Linear> {
+        match self {
+            Model::ResNet(m) => Some(&m.fc),
+            Model::CifarResNet(m) => Some(&m.fc),
+            Model::HighwayConv(m) => Some(&m.fc),
+            Model::DenseNet(m) => Some(&m.classifier),
+            Model::HighwayMlp(m) => Some(&m.classifier),
             Model::UNet(_) => None,
         }
     }

@@ -1,7 +1,11 @@
 //! The classification learner model: any classifier of the zoo with cross-entropy loss.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use skipnet_data::batch::ClassificationBatch;
 use skipnet_models::Model;
@@ -17,6 +21,12 @@ pub struct ClassificationModel {
     pub label_smoothing: f64,
     /// Factor of the loss in the backward pass only (1 = none; see [`ScaledLoss`]).
     pub loss_scale: f64,
+    /// Training steps (counted per device) during which only the classifier is updated
+    /// (see [`FreezeBackbone`]).
+    pub frozen_steps: usize,
+    /// Training steps taken, shared by the clones of this model.
+    #[module(skip)]
+    steps: Arc<AtomicUsize>,
 }
 
 impl ClassificationModel {
@@ -39,6 +49,8 @@ impl ClassificationModel {
             model,
             label_smoothing,
             loss_scale: 1.0,
+            frozen_steps: 0,
+            steps: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -72,7 +84,35 @@ impl TrainStep for ClassificationModel {
 
     fn step(&self, batch: ClassificationBatch) -> TrainOutput<ClassificationOutput> {
         let output = self.forward_step(batch);
-        TrainOutput::new(self, scaled_backward(&output.loss, self.loss_scale), output)
+        let mut grads = scaled_backward(&output.loss, self.loss_scale);
+        let step = self.steps.fetch_add(1, Ordering::Relaxed);
+        let grads = match self.model.classifier() {
+            // The backbone's gradients are dropped: the optimiser steps the classifier only.
+            Some(head) if step < self.frozen_steps => {
+                GradientsParams::from_module(&mut grads, head)
+            }
+            _ => GradientsParams::from_grads(grads, self),
+        };
+        TrainOutput {
+            grads,
+            item: output,
+        }
+    }
+}
+
+/// A learner model that can train its classifier alone for a while (fine-tuning's usual
+/// first phase).
+pub trait FreezeBackbone {
+    /// Only the classifier is updated until `frozen_steps` training steps have been taken;
+    /// `steps_taken` have been already (a resumed run).
+    fn with_frozen_backbone(self, frozen_steps: usize, steps_taken: usize) -> Self;
+}
+
+impl FreezeBackbone for ClassificationModel {
+    fn with_frozen_backbone(mut self, frozen_steps: usize, steps_taken: usize) -> Self {
+        self.frozen_steps = frozen_steps;
+        self.steps = Arc::new(AtomicUsize::new(steps_taken));
+        self
     }
 }
 

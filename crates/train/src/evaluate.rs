@@ -1,17 +1,20 @@
-//! Scoring a finished run on a dataset: the model as saved in its run folder, the input
-//! preparation its `config.json` records.
+//! Scoring a model on a dataset's validation split, its images prepared as the model's recipe
+//! says (the preset and normalisation of its run): top-1, top-5, per-class accuracy and the
+//! confusion matrix of a classifier; pooled pixel metrics and instance metrics of U-Net.
+
+use std::path::{Path, PathBuf};
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use skipnet_data::batch::ClassificationBatcher;
-use skipnet_data::registry::{DatasetSpec, Splits, open};
+use skipnet_data::registry::{DatasetKind, DatasetSpec, Splits, open};
 use skipnet_models::{Model, Task};
 
 use crate::backend::Backend;
-use crate::classification::ClassificationModel;
 use crate::error::{Result, TrainError};
-use crate::folder::RunFolder;
-use crate::segmentation::{MaskScore, score_masks};
+use crate::folder::{ModelRecipe, RunFolder};
+use crate::instances::{connected_components, match_instances, summarise};
+use crate::segmentation::{MaskScore, mask_logits};
 
 /// Images per forward pass when scoring a classifier.
 pub const EVAL_BATCH: usize = 64;
@@ -21,9 +24,16 @@ pub const EVAL_BATCH: usize = 64;
 pub struct Evaluation {
     /// Items scored.
     pub items: usize,
-    /// `(metric, value)`, with the keys of `metrics.csv`: `loss` and `accuracy` (%) for a
-    /// classifier; `dice`, `iou` and `pixel_accuracy` (%, pooled over all pixels) for U-Net.
+    /// `(metric, value)`, with the keys of `metrics.csv`. A classifier: `loss`, `accuracy`
+    /// (top-1 %), `top-5_accuracy` (% , more than five classes) and `mean_class_accuracy` (%,
+    /// the mean over the classes present). U-Net: `dice`, `iou`, `pixel_accuracy` (%, pooled
+    /// over all pixels), `f1_iou50` and `dsb2018` (%, see [`crate::instances`]).
     pub metrics: Vec<(String, f64)>,
+    /// The model's class names, index = label (empty for U-Net).
+    pub classes: Vec<String>,
+    /// `confusion[truth][prediction]`: items of each true class by predicted class (empty for
+    /// U-Net).
+    pub confusion: Vec<Vec<u64>>,
 }
 
 impl Evaluation {
@@ -34,24 +44,176 @@ impl Evaluation {
             .find(|(name, _)| name == metric)
             .map_or(f64::NAN, |(_, v)| *v)
     }
+
+    /// `(class, items, correct)` of every class with items, in label order.
+    pub fn per_class(&self) -> Vec<(String, u64, u64)> {
+        self.confusion
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| row.iter().sum::<u64>() > 0)
+            .map(|(t, row)| (self.classes[t].clone(), row.iter().sum(), row[t]))
+            .collect()
+    }
+
+    /// `class,items,correct,accuracy` rows (accuracy in %).
+    pub fn per_class_csv(&self) -> String {
+        let mut out = String::from("class,items,correct,accuracy\n");
+        for (name, items, correct) in self.per_class() {
+            let accuracy = 100.0 * correct as f64 / items as f64;
+            out.push_str(&format!(
+                "{},{items},{correct},{accuracy:.4}\n",
+                csv_field(&name)
+            ));
+        }
+        out
+    }
+
+    /// The confusion matrix as CSV: a header of predicted classes, then one row per true class
+    /// (its name first).
+    pub fn confusion_csv(&self) -> String {
+        let mut out = String::from("truth\\predicted");
+        for name in &self.classes {
+            out.push(',');
+            out.push_str(&csv_field(name));
+        }
+        out.push('\n');
+        for (name, row) in self.classes.iter().zip(&self.confusion) {
+            out.push_str(&csv_field(name));
+            for count in row {
+                out.push_str(&format!(",{count}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Everything as JSON: items, metrics, and per-class accuracy for a classifier.
+    pub fn to_json(&self) -> serde_json::Value {
+        let metrics: serde_json::Map<String, serde_json::Value> = self
+            .metrics
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+            .collect();
+        let per_class: Vec<serde_json::Value> = self
+            .per_class()
+            .into_iter()
+            .map(|(class, items, correct)| {
+                serde_json::json!({
+                    "class": class,
+                    "items": items,
+                    "correct": correct,
+                    "accuracy": 100.0 * correct as f64 / items as f64,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "items": self.items,
+            "metrics": metrics,
+            "per_class": per_class,
+        })
+    }
+
+    /// Writes `confusion.csv`, `confusion.png` (up to [`CONFUSION_PNG_CLASSES`] classes) and
+    /// `per_class.csv` of a classifier into `dir`; returns the files written (none for U-Net).
+    pub fn write_tables(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        if self.confusion.is_empty() {
+            return Ok(Vec::new());
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| TrainError::file(dir, format!("cannot create: {e}")))?;
+        let mut written = Vec::new();
+        for (name, text) in [
+            ("confusion.csv", self.confusion_csv()),
+            ("per_class.csv", self.per_class_csv()),
+        ] {
+            let path = dir.join(name);
+            crate::history::write_atomically(&path, text.as_bytes())
+                .map_err(|e| TrainError::file(&path, format!("cannot write: {e}")))?;
+            written.push(path);
+        }
+        if self.classes.len() <= CONFUSION_PNG_CLASSES {
+            let path = dir.join("confusion.png");
+            let title = format!(
+                "Confusion matrix: {} items, top-1 {:.2} %",
+                self.items,
+                self.get("accuracy")
+            );
+            crate::plots::confusion_matrix(&path, &title, &self.confusion, &self.classes)?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+/// The most classes a confusion-matrix PNG is drawn for (the CSV has any number).
+pub const CONFUSION_PNG_CLASSES: usize = 200;
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
 
 /// Loads the final model of `run` on `backend` and scores it on the validation split of
-/// `data`, prepared as the run prepared its own data (the recorded normalisation).
+/// `data` (see [`evaluate_model`]).
 pub fn evaluate(run: &RunFolder, data: &DatasetSpec, backend: Backend) -> Result<Evaluation> {
     let device = backend.device()?;
     let (model, recipe) = run.load_model(&device)?;
-    match (open(data)?, model) {
+    evaluate_model(&model, &recipe, data)
+}
+
+/// Scores `model` (in inference mode) on the validation split of `data` — the test split of
+/// CIFAR and the IDX datasets, `val/` of an image folder that has one. A classifier's images
+/// are prepared by its recipe (preset, input size, normalisation); its class names are
+/// matched with the dataset's by name (a dataset class the model does not know is an error).
+pub fn evaluate_model(
+    model: &Model,
+    recipe: &ModelRecipe,
+    data: &DatasetSpec,
+) -> Result<Evaluation> {
+    let mut data = data.clone();
+    if let Some(p) = &recipe.preprocessing {
+        data.preprocess.get_or_insert(p.preset);
+        if data.kind == DatasetKind::Folder {
+            data.image_size.get_or_insert(p.input[1]);
+        }
+    }
+    match (open(&data)?, model) {
         (Splits::Segmentation(splits), Model::UNet(unet)) => {
-            let counts = score_masks(&unet, splits.valid.as_ref(), usize::MAX, None)?;
-            let pooled = counts.iter().fold([0.0; 4], |mut sum, c| {
-                for (s, v) in sum.iter_mut().zip(c) {
-                    *s += v;
+            let mut pooled = [0.0f64; 4];
+            let mut matches = Vec::with_capacity(splits.valid.len());
+            for i in 0..splits.valid.len() {
+                let item = splits
+                    .valid
+                    .get(i)
+                    .map_err(|e| TrainError::invalid("validation item", format!("{i}: {e}")))?;
+                let (h, w) = (item.image.height, item.image.width);
+                let logits = mask_logits(unet, &item)?;
+                for (logit, truth) in logits.iter().zip(&item.mask) {
+                    pooled[match (*logit > 0.0, *truth != 0) {
+                        (true, true) => 0,
+                        (true, false) => 1,
+                        (false, true) => 2,
+                        (false, false) => 3,
+                    }] += 1.0;
                 }
-                sum
-            });
+                // Objects of the truth: its instance ids, else the mask's components.
+                let truth = match &item.instances {
+                    Some(ids) => ids.clone(),
+                    None => {
+                        let mask: Vec<bool> = item.mask.iter().map(|&m| m != 0).collect();
+                        connected_components(&mask, h, w).0
+                    }
+                };
+                let predicted: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
+                let (predicted, _) = connected_components(&predicted, h, w);
+                matches.push(match_instances(&truth, &predicted));
+            }
+            let [f1, dsb] = summarise(&matches);
             Ok(Evaluation {
-                items: counts.len(),
+                items: matches.len(),
                 metrics: vec![
                     ("dice".into(), MaskScore::Dice.from_counts(pooled)),
                     ("iou".into(), MaskScore::IoU.from_counts(pooled)),
@@ -59,67 +221,189 @@ pub fn evaluate(run: &RunFolder, data: &DatasetSpec, backend: Backend) -> Result
                         "pixel_accuracy".into(),
                         MaskScore::PixelAccuracy.from_counts(pooled),
                     ),
+                    ("f1_iou50".into(), 100.0 * f1),
+                    ("dsb2018".into(), 100.0 * dsb),
                 ],
+                classes: Vec::new(),
+                confusion: Vec::new(),
             })
         }
         (Splits::Classification(splits), model) if model.task() == Task::Classification => {
-            let input = recipe.input.unwrap_or(splits.input);
-            if input != splits.input {
-                return Err(TrainError::invalid(
-                    "dataset for the model",
-                    format!(
-                        "{} was trained on {input:?} inputs, {} has {:?}",
-                        run.path().display(),
-                        data.kind,
-                        splits.input
-                    ),
-                ));
-            }
-            let normalization = recipe.normalization.unwrap_or(splits.normalization);
-            let batcher = ClassificationBatcher::new(normalization, input[0]);
-            let classifier = ClassificationModel::new(model, 0.0)?;
-            let valid = splits.valid;
-            let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-            for start in (0..valid.len()).step_by(EVAL_BATCH) {
-                let items = (start..(start + EVAL_BATCH).min(valid.len()))
-                    .map(|i| {
-                        valid.get(i).map_err(|e| {
-                            TrainError::invalid("validation item", format!("{i}: {e}"))
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let count = items.len();
-                let output = classifier.forward_step(batcher.batch(items, &device));
-                let loss: f64 = output.loss.into_scalar::<f32>() as f64;
-                let hits: i64 = output
-                    .output
-                    .argmax(1)
-                    .flatten::<1>(0, 1)
-                    .equal(output.targets)
-                    .int()
-                    .sum()
-                    .into_scalar::<i64>();
-                loss_sum += loss * count as f64;
-                correct += hits as usize;
-            }
-            let n = valid.len().max(1) as f64;
-            Ok(Evaluation {
-                items: valid.len(),
-                metrics: vec![
-                    ("loss".into(), loss_sum / n),
-                    ("accuracy".into(), 100.0 * correct as f64 / n),
-                ],
-            })
+            classify_all(model, recipe, &data, splits)
         }
         (splits, model) => Err(TrainError::invalid(
             "dataset for the model",
             format!(
-                "{} holds a {} model; {} is a dataset of another task ({} items)",
-                run.path().display(),
+                "the model is a {} network; {} is a dataset of another task ({} items)",
                 model.family(),
                 data.kind,
                 splits.lens()[1]
             ),
         )),
+    }
+}
+
+fn classify_all(
+    model: &Model,
+    recipe: &ModelRecipe,
+    data: &DatasetSpec,
+    splits: skipnet_data::registry::ClassificationSplits,
+) -> Result<Evaluation> {
+    let num_classes = recipe.config.num_classes();
+    let preprocessing = recipe
+        .preprocessing
+        .clone()
+        .unwrap_or_else(|| splits.preprocessing.clone());
+    if preprocessing.preset != skipnet_data::Preset::Imagenet && splits.input != preprocessing.input
+    {
+        return Err(TrainError::invalid(
+            "dataset for the model",
+            format!(
+                "the model takes {:?} inputs, {} has {:?}",
+                preprocessing.input, data.kind, splits.input
+            ),
+        ));
+    }
+    // The dataset's labels in the model's numbering, by class name.
+    let classes: Vec<String> = match &recipe.classes {
+        Some(names) => names.clone(),
+        None if splits.class_names.len() == num_classes => splits.class_names.clone(),
+        None => (0..num_classes).map(|i| format!("class {i}")).collect(),
+    };
+    let label_map: Vec<usize> = if recipe.classes.is_some() {
+        splits
+            .class_names
+            .iter()
+            .map(|name| {
+                classes.iter().position(|c| c == name).ok_or_else(|| {
+                    TrainError::invalid(
+                        "dataset for the model",
+                        format!(
+                            "{} has class '{name}', which the model does not know (its classes: {})",
+                            data.kind,
+                            classes.join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?
+    } else if splits.num_classes <= num_classes {
+        (0..splits.num_classes).collect()
+    } else {
+        return Err(TrainError::invalid(
+            "dataset for the model",
+            format!(
+                "{} has {} classes, the model {num_classes}",
+                data.kind, splits.num_classes
+            ),
+        ));
+    };
+    let device = model_device(model);
+    let batcher = ClassificationBatcher::with_preprocessing(preprocessing, false, 0);
+    let valid = splits.valid;
+    let mut confusion = vec![vec![0u64; num_classes]; num_classes];
+    let (mut loss_sum, mut top5) = (0.0f64, 0usize);
+    for start in (0..valid.len()).step_by(EVAL_BATCH) {
+        let items = (start..(start + EVAL_BATCH).min(valid.len()))
+            .map(|i| {
+                valid
+                    .get(i)
+                    .map_err(|e| TrainError::invalid("validation item", format!("{i}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let labels: Vec<usize> = items.iter().map(|item| label_map[item.label]).collect();
+        let batch = batcher.batch(items, &device);
+        let logits = model
+            .forward_classification(batch.images)
+            .expect("a classifier")
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| TrainError::Training(format!("cannot read the logits: {e:?}")))?;
+        for (row, &truth) in logits.chunks_exact(num_classes).zip(&labels) {
+            let max = row.iter().cloned().fold(f32::MIN, f32::max);
+            let log_sum = row
+                .iter()
+                .map(|v| ((v - max) as f64).exp())
+                .sum::<f64>()
+                .ln();
+            loss_sum += log_sum - (row[truth] - max) as f64;
+            let predicted = row
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+                .map_or(0, |(i, _)| i);
+            confusion[truth][predicted] += 1;
+            // In the top five: fewer than five classes score higher.
+            let higher = row.iter().filter(|&&v| v > row[truth]).count();
+            if higher < 5 {
+                top5 += 1;
+            }
+        }
+    }
+    let n = valid.len().max(1) as f64;
+    let correct: u64 = (0..num_classes).map(|c| confusion[c][c]).sum();
+    let present: Vec<f64> = confusion
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| row.iter().sum::<u64>() > 0)
+        .map(|(c, row)| row[c] as f64 / row.iter().sum::<u64>() as f64)
+        .collect();
+    let mut metrics = vec![
+        ("loss".to_string(), loss_sum / n),
+        ("accuracy".into(), 100.0 * correct as f64 / n),
+    ];
+    if num_classes > 5 {
+        metrics.push(("top-5_accuracy".into(), 100.0 * top5 as f64 / n));
+    }
+    metrics.push((
+        "mean_class_accuracy".into(),
+        100.0 * present.iter().sum::<f64>() / present.len().max(1) as f64,
+    ));
+    Ok(Evaluation {
+        items: valid.len(),
+        metrics,
+        classes,
+        confusion,
+    })
+}
+
+/// The device a model's parameters live on.
+fn model_device(model: &Model) -> burn::tensor::Device {
+    use burn::module::Module;
+    model
+        .devices()
+        .into_iter()
+        .next()
+        .unwrap_or_else(burn::tensor::Device::flex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_name_every_class_and_per_class_accuracy_skips_absent_ones() {
+        let eval = Evaluation {
+            items: 5,
+            metrics: vec![("accuracy".into(), 60.0)],
+            classes: vec!["cat".into(), "dog, big".into(), "owl".into()],
+            confusion: vec![vec![2, 1, 0], vec![1, 1, 0], vec![0, 0, 0]],
+        };
+        assert_eq!(
+            eval.confusion_csv(),
+            "truth\\predicted,cat,\"dog, big\",owl\ncat,2,1,0\n\"dog, big\",1,1,0\nowl,0,0,0\n"
+        );
+        assert_eq!(
+            eval.per_class_csv(),
+            "class,items,correct,accuracy\ncat,3,2,66.6667\n\"dog, big\",2,1,50.0000\n"
+        );
+        let json = eval.to_json();
+        assert_eq!(json["per_class"].as_array().unwrap().len(), 2);
+        assert_eq!(json["metrics"]["accuracy"], 60.0);
+        let dir = tempfile::tempdir().unwrap();
+        let files = eval.write_tables(dir.path()).unwrap();
+        assert_eq!(files.len(), 3);
+        assert!(dir.path().join("confusion.png").is_file());
     }
 }

@@ -7,7 +7,13 @@ use std::sync::{Arc, Mutex};
 use burn::data::dataloader::DataLoader;
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
-use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, TopKAccuracyMetric};
+use burn::train::checkpoint::{
+    ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
+};
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{
+    AccuracyMetric, LearningRateMetric, LossMetric, Metric, TopKAccuracyMetric,
+};
 use burn::train::{Learner, LearnerModel, SupervisedTraining};
 use skipnet_data::batch::{ClassificationBatch, SegmentationBatch};
 use skipnet_data::loader::{OrderedDataLoader, SeededBatcher};
@@ -46,6 +52,8 @@ pub struct FitOptions {
     /// Continue after this epoch from the run folder's checkpoints (model, optimiser and
     /// scheduler state) and its `metrics.csv`.
     pub resume_from: Option<usize>,
+    /// Epochs at the start during which only the classifier is updated (classifiers).
+    pub freeze_backbone_epochs: usize,
     /// Devices for data-parallel training; empty or one device trains on the model's device.
     pub devices: Vec<Device>,
     /// With several devices: distributed data parallel (a model copy per device, gradients
@@ -141,7 +149,7 @@ fn launch<M, I, BT, BV>(
     register: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
 ) -> Result<FitResult<M>, TrainError>
 where
-    M: LearnerModel + crate::classification::ScaledLoss,
+    M: LearnerModel + crate::classification::ScaledLoss + crate::classification::FreezeBackbone,
     I: Send + Sync + Clone + std::fmt::Debug + 'static,
     BT: SeededBatcher<I, <M as burn::train::TrainStep>::Input> + 'static,
     BV: SeededBatcher<I, <M as burn::train::InferenceStep>::Input> + 'static,
@@ -158,6 +166,12 @@ where
     } else {
         model
     };
+    // Steps are counted per device: each device's copy takes one per global step.
+    let per_epoch = steps_per_epoch * split.devices.max(1);
+    let model = model.with_frozen_backbone(
+        options.freeze_backbone_epochs * per_epoch,
+        options.resume_from.unwrap_or(0) * per_epoch,
+    );
     let optimizer = options.optimizer.init();
     let scheduler = options.schedule.init(
         options.lr,
@@ -276,6 +290,20 @@ where
     })
 }
 
+/// The checkpoints a run keeps: the last two (resume) and the one of the epoch with the best
+/// validation `metric` (higher is better; `--checkpoint best`).
+fn keep_last_and_best<M: Metric>(metric: &M) -> ComposedCheckpointingStrategy {
+    ComposedCheckpointingStrategy::builder()
+        .add(KeepLastNCheckpoints::new(2))
+        .add(MetricCheckpointingStrategy::new(
+            metric,
+            Aggregate::Mean,
+            Direction::Highest,
+            Split::Valid,
+        ))
+        .build()
+}
+
 /// Trains a classifier over `num_classes` classes: loss, top-1, top-5 (with more than five
 /// classes) and learning rate on both splits.
 #[allow(clippy::too_many_arguments)]
@@ -303,6 +331,7 @@ where
         options,
         |t| {
             let mut t = t
+                .with_checkpointing_strategy(keep_last_and_best(&AccuracyMetric::new()))
                 .metric_train_numeric(LossMetric::new())
                 .metric_valid_numeric(LossMetric::new())
                 .metric_train_numeric(AccuracyMetric::new())
@@ -341,6 +370,7 @@ where
         options,
         |t| {
             let mut t = t
+                .with_checkpointing_strategy(keep_last_and_best(&MaskMetric::new(MaskScore::Dice)))
                 .metric_train_numeric(LossMetric::new())
                 .metric_valid_numeric(LossMetric::new());
             for score in [MaskScore::Dice, MaskScore::IoU, MaskScore::PixelAccuracy] {

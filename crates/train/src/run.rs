@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use skipnet_data::batch::{ClassificationBatcher, SegmentationBatcher};
-use skipnet_data::registry::{Augmentation, Splits, open};
+use skipnet_data::registry::{Splits, open};
 use skipnet_models::{Model, ModelConfig, UNetConfig};
 
 use crate::classification::ClassificationModel;
@@ -61,6 +61,10 @@ impl RunResult {
 /// and, for U-Net, validation overlays. Progress goes to stdout unless `options.quiet`.
 pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
     spec.validate()?;
+    // The preset the run uses, recorded: predict and eval prepare images the same way.
+    let mut resolved = spec.clone();
+    resolved.dataset.preprocess = Some(spec.preset());
+    let spec = &resolved;
     if options.devices == 0 {
         return Err(TrainError::invalid("devices", "0 (at least 1)"));
     }
@@ -102,6 +106,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
         num_workers: spec.workers.max(1),
         quiet: options.quiet,
         resume_from,
+        freeze_backbone_epochs: spec.freeze_backbone_epochs,
         // CUDA has the collective operations DDP needs; other GPU backends use burn-train's
         // multi-device strategy.
         ddp: options.backend == crate::Backend::Cuda,
@@ -121,6 +126,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
         spec: spec.clone(),
         input: None,
         normalization: None,
+        classes: None,
         train_items: 0,
         valid_items: 0,
         backend: options.backend,
@@ -143,7 +149,14 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
             };
             config.spec.model = ModelConfig::UNet(unet.clone());
             config.spec.model.validate()?;
-            let net = unet.init(&device);
+            let net = match (&spec.init_weights, resume_from) {
+                (Some(weights), None) => match init_from(Model::UNet(unet.init(&device)), weights)?
+                {
+                    Model::UNet(net) => net,
+                    _ => unreachable!("a U-Net loads into a U-Net"),
+                },
+                _ => unet.init(&device),
+            };
             // The smallest image the network will see: the crop, or the first training image.
             let side = match data.crop {
                 Some(crop) => [crop, crop],
@@ -198,12 +211,16 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
                 .with_num_classes(data.num_classes);
             config.input = Some(data.input);
             config.normalization = Some(data.normalization.clone());
+            config.classes = Some(data.class_names.clone());
             [config.train_items, config.valid_items] = [data.train.len(), data.valid.len()];
             if resume_from.is_some() {
                 check_resume(&folder, &config.spec, options.force)?;
             }
             folder.write_config(&config)?;
-            let model = config.spec.model.init(&device)?;
+            let mut model = config.spec.model.init(&device)?;
+            if let (Some(weights), None) = (&spec.init_weights, resume_from) {
+                model = init_from(model, weights)?;
+            }
             // Input too small for the network (or of the wrong shape): an error now, not
             // mid-epoch.
             model.summary(arch, data.input)?;
@@ -216,19 +233,17 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
                 data.num_classes,
                 options.backend
             );
-            let channels = data.input[0];
-            let mut train_batcher =
-                ClassificationBatcher::new(data.normalization.clone(), channels);
-            if let Augmentation::PadCropFlip(padding) = data.augmentation {
-                train_batcher = train_batcher.with_augmentation(padding, spec.seed);
-            }
             let result = fit_classifier(
                 ClassificationModel::new(model, spec.label_smoothing)?,
                 data.num_classes,
                 data.train,
                 data.valid,
-                train_batcher,
-                ClassificationBatcher::new(data.normalization, channels),
+                ClassificationBatcher::with_preprocessing(
+                    data.preprocessing.clone(),
+                    true,
+                    spec.seed,
+                ),
+                ClassificationBatcher::with_preprocessing(data.preprocessing, false, spec.seed),
                 &device,
                 &fit,
             )?;
@@ -260,6 +275,29 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
     })
 }
 
+/// `model` with the weights at `weights` (a weights file, or a run folder's final model):
+/// strictly, except a classifier of another number of classes, which keeps its fresh
+/// initialisation (each skipped key is printed).
+fn init_from(model: Model, weights: &std::path::Path) -> Result<Model> {
+    let path = if weights.is_dir() {
+        RunFolder::new(weights).model_path()
+    } else {
+        weights.to_path_buf()
+    };
+    let (model, skipped) = skipnet_models::interop::load_pretrained(model, &path)?;
+    println!("initialised from {}", path.display());
+    if !skipped.is_empty() {
+        println!(
+            "  classifier re-initialised ({} keys of another shape skipped):",
+            skipped.len()
+        );
+        for key in &skipped {
+            println!("    {key}");
+        }
+    }
+    Ok(model)
+}
+
 /// Settings a resumed run may change: how long it runs, and how many threads load its data.
 const RESUMABLE_CHANGES: [&str; 2] = ["epochs", "workers"];
 
@@ -275,7 +313,12 @@ fn check_resume(folder: &RunFolder, spec: &TrainSpec, force: bool) -> Result<()>
         return Ok(());
     }
     let recorded = match folder.read_config() {
-        Ok(config) => config.spec,
+        Ok(config) => {
+            // A run recorded before presets were: the preset it used is the default.
+            let mut spec = config.spec;
+            spec.dataset.preprocess = Some(spec.preset());
+            spec
+        }
         Err(_) if folder.recipe().is_ok() => {
             eprintln!(
                 "warning: {} is from an earlier skipnet; its settings cannot be compared with \

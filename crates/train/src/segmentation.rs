@@ -274,6 +274,14 @@ impl ScaledLoss for SegmentationModel {
     }
 }
 
+impl crate::classification::FreezeBackbone for SegmentationModel {
+    /// U-Net has no classifier: every parameter always trains (the spec refuses a freeze for
+    /// segmentation).
+    fn with_frozen_backbone(self, _frozen_steps: usize, _steps_taken: usize) -> Self {
+        self
+    }
+}
+
 impl InferenceStep for SegmentationModel {
     type Input = SegmentationBatch;
     type Output = SegmentationOutput;
@@ -295,8 +303,6 @@ pub fn score_masks(
     items: usize,
     overlays: Option<(&std::path::Path, &str, usize)>,
 ) -> Result<Vec<PixelCounts>, TrainError> {
-    use burn::tensor::TensorData;
-    let device = unet.out.weight.val().device();
     let items = items.min(data.len());
     let mut scores = Vec::with_capacity(items);
     for i in 0..items {
@@ -304,17 +310,7 @@ pub fn score_masks(
             .get(i)
             .map_err(|e| TrainError::invalid("segmentation item", format!("{i}: {e}")))?;
         let (h, w) = (item.image.height, item.image.width);
-        let channels = unet.in_channels();
-        let pixels = item.image.clone().with_channels(channels).data;
-        let logits = unet.forward(Tensor::from_data(
-            TensorData::new(pixels, [1, channels, h, w]),
-            &device,
-        ));
-        let logits = logits
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .map_err(|e| TrainError::Training(format!("cannot read the U-Net output: {e:?}")))?;
+        let logits = mask_logits(unet, &item)?;
         let mut counts = [0.0f64; 4];
         for (logit, mask) in logits.iter().zip(&item.mask) {
             let (pred, truth) = (*logit > 0.0, *mask != 0);
@@ -356,6 +352,28 @@ pub fn score_masks(
         skipnet_data::image::save_png(&image, &dir.join(format!("{prefix}_{i:03}.png")))?;
     }
     Ok(scores)
+}
+
+/// The U-Net's per-pixel logits for one item, `height · width` values (foreground where
+/// positive).
+pub fn mask_logits(
+    unet: &UNet,
+    item: &skipnet_data::SegmentationItem,
+) -> Result<Vec<f32>, TrainError> {
+    use burn::tensor::TensorData;
+    let device = unet.out.weight.val().device();
+    let (h, w) = (item.image.height, item.image.width);
+    let channels = unet.in_channels();
+    let pixels = item.image.clone().with_channels(channels).data;
+    let logits = unet.forward(Tensor::from_data(
+        TensorData::new(pixels, [1, channels, h, w]),
+        &device,
+    ));
+    logits
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| TrainError::Training(format!("cannot read the U-Net output: {e:?}")))
 }
 
 /// Saves PNG overlays of predicted vs true masks for up to `count` validation images into

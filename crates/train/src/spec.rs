@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use skipnet_data::Preset;
 use skipnet_data::registry::{DatasetKind, DatasetSpec};
 use skipnet_models::{ModelConfig, Task};
 
@@ -51,6 +52,15 @@ pub struct TrainSpec {
     pub seed: u64,
     /// Data-loading threads.
     pub workers: usize,
+    /// Weights the model starts from (fine-tuning): a PyTorch or Burn weights file, or a run
+    /// folder (its final model). Loaded strictly, except a classifier of another number of
+    /// classes, which is re-initialised. `None`: a fresh initialisation.
+    #[serde(default)]
+    pub init_weights: Option<PathBuf>,
+    /// Epochs at the start during which only the classifier is updated (the backbone's
+    /// parameters get no optimiser step; batch norm still tracks statistics). 0: none.
+    #[serde(default)]
+    pub freeze_backbone_epochs: usize,
 }
 
 /// The default number of epochs: the short built-in run of `cargo xtask train`.
@@ -104,7 +114,34 @@ impl TrainSpec {
             label_smoothing: 0.0,
             seed: DEFAULT_SEED,
             workers: 2,
+            init_weights: None,
+            freeze_backbone_epochs: 0,
         })
+    }
+
+    /// The preprocessing preset of the run: the dataset spec's, else the ImageNet preset for
+    /// an ImageNet architecture ([`ModelConfig::is_imagenet`]) on an image folder, else the
+    /// dataset's default ([`DatasetKind::default_preset`]).
+    pub fn preset(&self) -> Preset {
+        self.dataset.preprocess.unwrap_or_else(|| {
+            if self.model.is_imagenet() && self.dataset.kind == DatasetKind::Folder {
+                Preset::Imagenet
+            } else {
+                self.dataset.kind.default_preset()
+            }
+        })
+    }
+
+    /// Starting from these weights (see [`Self::init_weights`]).
+    pub fn with_init_weights(mut self, weights: Option<PathBuf>) -> Self {
+        self.init_weights = weights;
+        self
+    }
+
+    /// Training only the classifier for the first `epochs` epochs.
+    pub fn with_freeze_backbone_epochs(mut self, epochs: usize) -> Self {
+        self.freeze_backbone_epochs = epochs;
+        self
     }
 
     /// The default architecture for a dataset's task: `cifar-resnet20`, or `unet` for
@@ -179,6 +216,29 @@ impl TrainSpec {
             return Err(TrainError::invalid(
                 "recipe",
                 "--epochs and --batch-size must be at least 1",
+            ));
+        }
+        if self.freeze_backbone_epochs > 0 && self.model.task() != Task::Classification {
+            return Err(TrainError::invalid(
+                "--freeze-backbone-epochs",
+                format!("applies to classifiers, not {}", self.arch),
+            ));
+        }
+        if self.freeze_backbone_epochs > self.epochs {
+            return Err(TrainError::invalid(
+                "--freeze-backbone-epochs",
+                format!(
+                    "{} is more than the run's {} epochs",
+                    self.freeze_backbone_epochs, self.epochs
+                ),
+            ));
+        }
+        if let Some(weights) = &self.init_weights
+            && !weights.exists()
+        {
+            return Err(TrainError::file(
+                weights,
+                "--init-weights: no such file or run folder",
             ));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
@@ -261,6 +321,18 @@ impl TrainSpec {
         if let ModelConfig::UNet(unet) = &self.model {
             push("width", unet.base_width.to_string());
             push("unet-depth", unet.depth.to_string());
+        }
+        if let Some(preset) = self.dataset.preprocess {
+            push("preprocess", preset.name().into());
+        }
+        if let Some(weights) = &self.init_weights {
+            push("init-weights", weights.display().to_string());
+        }
+        if self.freeze_backbone_epochs > 0 {
+            push(
+                "freeze-backbone-epochs",
+                self.freeze_backbone_epochs.to_string(),
+            );
         }
         push("workers", self.workers.to_string());
         if nesterov {

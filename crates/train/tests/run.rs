@@ -157,3 +157,127 @@ fn bad_specs_fail_before_anything_is_written() {
     assert!(err.contains("nowhere"), "{err}");
     assert!(!dir.join("config.json").exists());
 }
+
+/// Every tensor of a model by path, as bytes.
+fn tensors(model: &skipnet_models::Model) -> Vec<(String, Vec<u8>)> {
+    use burn::store::ModuleSnapshot;
+    model
+        .collect(None, None, false)
+        .into_iter()
+        .map(|t| (t.name.clone(), t.to_bytes().unwrap().to_vec()))
+        .collect()
+}
+
+#[test]
+fn fine_tuning_starts_from_a_run_freezes_the_backbone_and_keeps_the_best_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    let pretrained = run(&tiny(1), &options(&base)).unwrap();
+    // Fine-tune from that run on another dataset size, backbone frozen for the only epoch:
+    // everything but the classifier keeps the pretrained values (batch-norm statistics
+    // aside: they still track the new data).
+    let dir = tmp.path().join("tuned");
+    let spec = tiny(1)
+        .with_seed(7)
+        .with_init_weights(Some(base.clone()))
+        .with_freeze_backbone_epochs(1);
+    let tuned = run(&spec, &options(&dir)).unwrap();
+    let (before, after) = (tensors(&pretrained.model), tensors(&tuned.model));
+    let (mut same, mut changed) = (0, Vec::new());
+    for ((path, a), (_, b)) in before.iter().zip(&after) {
+        if path.contains("running") {
+            continue;
+        }
+        if a == b {
+            same += 1;
+        } else {
+            changed.push(path.clone());
+        }
+    }
+    assert!(same > 20, "{same} unchanged");
+    assert!(
+        !changed.is_empty() && changed.iter().all(|p| p.contains("fc.")),
+        "only the classifier trains: {changed:?}"
+    );
+    let config = RunFolder::new(&dir).read_config().unwrap();
+    assert_eq!(config.spec.init_weights.as_deref(), Some(base.as_path()));
+    assert_eq!(
+        config.spec.dataset.preprocess,
+        Some(skipnet_data::Preset::Cifar)
+    );
+    assert_eq!(config.classes.as_ref().unwrap()[0], "circle");
+    // A freeze longer than the run is refused.
+    let err = run(
+        &tiny(1).with_freeze_backbone_epochs(2),
+        &options(&tmp.path().join("x")),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("more than the run's 1 epochs"), "{err}");
+}
+
+#[test]
+fn checkpoints_are_chosen_by_epoch_best_and_last_and_evaluated() {
+    use skipnet_train::CheckpointChoice;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let result = run(&tiny(3), &options(&dir)).unwrap();
+    let folder = RunFolder::new(&dir);
+    let device = burn::tensor::Device::flex();
+    let (best, metric, value) = folder.best_epoch().unwrap();
+    assert_eq!(metric, "accuracy");
+    let best_in_csv = result
+        .history
+        .iter()
+        .map(|r| r.get("valid", "accuracy").unwrap())
+        .fold(f64::MIN, f64::max);
+    assert_eq!(value, best_in_csv);
+    // The last two epochs and the best are kept.
+    let kept = folder.checkpoint_models();
+    assert!(
+        kept.contains(&2) && kept.contains(&3) && kept.contains(&best),
+        "{kept:?}"
+    );
+    let (_, _, path, epoch) = folder
+        .load_model_at(CheckpointChoice::Best, &device)
+        .unwrap();
+    assert_eq!(epoch, Some(best));
+    assert!(path.ends_with(format!("checkpoint/model-{best}.bpk")));
+    // The last checkpoint is the final model.
+    let (last, _, _, _) = folder
+        .load_model_at(CheckpointChoice::Epoch(3), &device)
+        .unwrap();
+    let (final_model, recipe, path, epoch) = folder
+        .load_model_at(CheckpointChoice::Last, &device)
+        .unwrap();
+    assert_eq!((path, epoch), (folder.model_path(), None));
+    assert_eq!(tensors(&last), tensors(&final_model));
+    let err = folder
+        .load_model_at(CheckpointChoice::Epoch(9), &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("no checkpoint of epoch 9; this run keeps epochs:"),
+        "{err}"
+    );
+    assert_eq!(
+        "best".parse::<CheckpointChoice>().unwrap(),
+        CheckpointChoice::Best
+    );
+    assert!("first".parse::<CheckpointChoice>().is_err());
+    // Evaluated with the run's recipe on its validation data: the run's own accuracy.
+    let eval = skipnet_train::evaluate_model(&final_model, &recipe, &tiny(3).dataset).unwrap();
+    assert_eq!(eval.items, 16);
+    assert!(
+        (eval.get("accuracy") - result.last("valid", "accuracy")).abs() < 1e-9,
+        "{} vs {}",
+        eval.get("accuracy"),
+        result.last("valid", "accuracy")
+    );
+    let confusion_total: u64 = eval.confusion.iter().flatten().sum();
+    assert_eq!(confusion_total, 16);
+    assert_eq!(eval.classes.len(), 10);
+    assert!(eval.get("top-5_accuracy") >= eval.get("accuracy"));
+}

@@ -60,6 +60,7 @@ pub fn options(
         num_workers: 1,
         quiet: true,
         resume_from: None,
+        freeze_backbone_epochs: 0,
         devices: Vec::new(),
         ddp: false,
     }
