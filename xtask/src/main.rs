@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod data;
+mod eval;
 mod experiment;
 mod import;
 mod libtorch;
@@ -34,8 +35,11 @@ enum Command {
     /// Dataset tools: write synthetic data, inspect data on disk.
     #[command(subcommand)]
     Data(data::DataCommand),
-    /// Run a trained model on images or on a raw NCHW float32 .npy tensor.
+    /// Run a trained model on images or on a raw NCHW .npy tensor.
     Predict(predict::PredictArgs),
+    /// Score a trained model on a dataset: top-1, top-5, per-class accuracy and confusion
+    /// matrix (classifiers); pixel and instance metrics (U-Net).
+    Eval(eval::EvalArgs),
     /// Convert weights: PyTorch .pth/.safetensors ↔ Burn .bpk, or any zoo model to
     /// safetensors with torchvision's key names.
     Import(import::ImportArgs),
@@ -51,6 +55,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`… | head`) panics; a command-line
+    // tool should just stop, as every Unix tool does.
+    #[cfg(unix)]
+    // SAFETY: resetting a signal to its default disposition, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Summary(args) => summary::run(&args),
@@ -58,6 +69,7 @@ fn main() -> ExitCode {
         Command::Data(command) => data::run(&command),
         Command::Train(args) => train::run(&args),
         Command::Predict(args) => predict::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Experiment(command) => experiment::run(&command),
         Command::Bench(args) => bench::run(&args),

@@ -2,13 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use skipnet_data::image::{ImageU8, decode, save_png};
 use skipnet_data::npy::{self, NpyArray};
-use skipnet_data::transform::{Normalization, resize_bilinear, to_channels};
+use skipnet_data::transform::Normalization;
+use skipnet_data::{Preprocessing, Preset};
 use skipnet_models::{Model, Task};
 use skipnet_train::ModelRecipe;
 
@@ -19,13 +20,17 @@ use crate::weights::ModelArgs;
 pub struct PredictArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Images to classify (top-5 printed), or, for unet, one image to segment.
+    /// Images to classify (top-5 printed with class names), or, for unet, one image to
+    /// segment. Prepared as the run's preset says (ImageNet architectures without a run
+    /// folder: resize 256, centre crop 224, ImageNet mean/std).
     #[arg(long, num_args = 1..)]
     image: Vec<PathBuf>,
-    /// Raw NCHW float32 input; the model runs in eval mode on it.
+    /// Raw NCHW input (float32/64/16, integers or bool; converted to float32), already
+    /// prepared; the model runs in eval mode on it.
     #[arg(long)]
     input_npy: Option<PathBuf>,
-    /// Where to write the raw outputs of --input-npy.
+    /// Where to write the raw outputs: of --input-npy, or of --image (classifiers: the logits
+    /// `[images, classes]`; unet: the mask logits `[1, 1, height, width]`), float32.
     #[arg(long)]
     output_npy: Option<PathBuf>,
     /// Mask PNG to write (unet).
@@ -60,23 +65,49 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
     exp.iter().map(|v| v / sum).collect()
 }
 
-fn classify(model: &Model, recipe: &ModelRecipe, paths: &[PathBuf], device: &Device) -> Result<()> {
-    let [c, h, w] = recipe
+/// How a classifier's images are prepared: the recipe's, else (a weights file of an
+/// architecture without a known recipe) a resize to its usual input and mean 0.5, std 0.25,
+/// said on stderr.
+fn preprocessing_of(recipe: &ModelRecipe, weights: &Path) -> Preprocessing {
+    if let Some(p) = &recipe.preprocessing {
+        return p.clone();
+    }
+    let input = recipe
         .input
         .unwrap_or_else(|| recipe.config.default_input());
-    let norm = recipe.normalization.clone().unwrap_or(Normalization {
-        mean: vec![0.5; c],
-        std: vec![0.25; c],
+    let normalization = recipe.normalization.clone().unwrap_or(Normalization {
+        mean: vec![0.5; input[0]],
+        std: vec![0.25; input[0]],
     });
+    eprintln!(
+        "note: {} records no preprocessing: images are resized to {}×{} and normalised with \
+         mean {:?}, std {:?} (a run folder records its own)",
+        weights.display(),
+        input[1],
+        input[2],
+        normalization.mean,
+        normalization.std
+    );
+    Preprocessing {
+        preset: Preset::None,
+        input,
+        normalization,
+    }
+}
+
+/// Classifies `paths`, printing each one's top five (probability, name, label); returns the
+/// logits, `[images, classes]`.
+fn classify(
+    model: &Model,
+    recipe: &ModelRecipe,
+    preprocessing: &Preprocessing,
+    paths: &[PathBuf],
+    device: &Device,
+) -> Result<(Vec<usize>, Vec<f32>)> {
+    let [c, h, w] = preprocessing.input;
+    let mut all = Vec::new();
     for path in paths {
-        let image = to_channels(&decode(path)?.to_u8(), c);
-        let image = if (image.height, image.width) != (h, w) {
-            resize_bilinear(&image, h, w)
-        } else {
-            image
-        };
-        let mut data = Vec::with_capacity(c * h * w);
-        norm.apply(&image, &mut data);
+        let data = preprocessing.eval_tensor(&decode(path)?.to_u8());
         let input = Tensor::from_data(TensorData::new(data, [1, c, h, w]), device);
         let (_, logits) = run_raw(model, input)?;
         let probs = softmax(&logits);
@@ -84,15 +115,27 @@ fn classify(model: &Model, recipe: &ModelRecipe, paths: &[PathBuf], device: &Dev
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         println!("{}", path.display());
         for (class, p) in ranked.into_iter().take(5) {
-            println!("  class {class:>4}  {:6.2}%", p * 100.0);
+            println!(
+                "  {:6.2}%  {} ({class})",
+                p * 100.0,
+                recipe.class_name(class)
+            );
         }
+        all.extend(logits);
     }
-    Ok(())
+    let classes = all.len() / paths.len().max(1);
+    Ok((vec![paths.len(), classes], all))
 }
 
 /// Segments an image of any size: tiles of at most `TILE` pixels with `OVERLAP` pixels of
-/// context on each side, each tile's centre kept.
-fn segment(model: &Model, path: &Path, output: &Path, device: &Device) -> Result<()> {
+/// context on each side, each tile's centre kept. Writes the mask PNG to `output` if given;
+/// returns the mask logits, `[1, 1, height, width]`.
+fn segment(
+    model: &Model,
+    path: &Path,
+    output: Option<&Path>,
+    device: &Device,
+) -> Result<(Vec<usize>, Vec<f32>)> {
     const TILE: usize = 512;
     const OVERLAP: usize = 32;
     let Model::UNet(unet) = model else {
@@ -110,7 +153,7 @@ fn segment(model: &Model, path: &Path, output: &Path, device: &Device) -> Result
             unet.depth()
         );
     }
-    let mut mask = vec![0u8; h * w];
+    let mut logits = vec![0f32; h * w];
     let step = TILE - 2 * OVERLAP;
     for y0 in (0..h).step_by(step) {
         for x0 in (0..w).step_by(step) {
@@ -126,42 +169,51 @@ fn segment(model: &Model, path: &Path, output: &Path, device: &Device) -> Result
                     tile.extend_from_slice(&image.data[row + tx..row + tx + tw]);
                 }
             }
-            let logits = unet.forward(Tensor::from_data(
+            let tile_logits = unet.forward(Tensor::from_data(
                 TensorData::new(tile, [1, channels, th, tw]),
                 device,
             ));
-            let values = logits
+            let values = tile_logits
                 .into_data()
                 .convert::<f32>()
                 .try_to_vec::<f32>()
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             for y in y0..(y0 + step).min(h) {
                 for x in x0..(x0 + step).min(w) {
-                    mask[y * w + x] = if values[(y - ty) * tw + (x - tx)] > 0.0 {
-                        255
-                    } else {
-                        0
-                    };
+                    logits[y * w + x] = values[(y - ty) * tw + (x - tx)];
                 }
             }
         }
     }
-    save_png(
-        &ImageU8 {
-            channels: 1,
-            height: h,
-            width: w,
-            data: mask,
-        },
-        output,
-    )?;
-    println!("wrote {} ({w}×{h})", output.display());
-    Ok(())
+    if let Some(output) = output {
+        let mask = logits
+            .iter()
+            .map(|&l| if l > 0.0 { 255 } else { 0 })
+            .collect();
+        save_png(
+            &ImageU8 {
+                channels: 1,
+                height: h,
+                width: w,
+                data: mask,
+            },
+            output,
+        )?;
+        println!("wrote {} ({w}×{h})", output.display());
+    }
+    Ok((vec![1, 1, h, w], logits))
 }
 
 pub fn run(args: &PredictArgs) -> Result<()> {
+    // Every flag must do something: refuse the combinations that would not.
+    if args.input_npy.is_some() && !args.image.is_empty() {
+        bail!("give --image FILE... or --input-npy X.npy, not both");
+    }
+    if args.input_npy.is_some() && args.output.is_some() {
+        bail!("--output writes a unet mask PNG of --image; with --input-npy use --output-npy");
+    }
     let device = args.backend.backend().device()?;
-    let (model, recipe, _) = args.model.load(&device)?;
+    let (model, recipe, weights) = args.model.load(&device)?;
     let model = model.valid();
     if let Some(input) = &args.input_npy {
         let Some(output) = &args.output_npy else {
@@ -185,6 +237,13 @@ pub fn run(args: &PredictArgs) -> Result<()> {
                 input.display()
             );
         }
+        if n == 0 || h == 0 || w == 0 {
+            bail!(
+                "{}: an empty array, shape {:?}",
+                input.display(),
+                array.shape
+            );
+        }
         let tensor = Tensor::from_data(TensorData::new(array.data, [n, c, h, w]), &device);
         let (shape, data) = run_raw(&model, tensor)?;
         npy::write(&NpyArray { shape, data }, output)?;
@@ -194,17 +253,30 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     if args.image.is_empty() {
         bail!("nothing to predict: give --image FILE... or --input-npy X.npy --output-npy Y.npy");
     }
-    match model.task() {
-        Task::Classification => classify(&model, &recipe, &args.image, &device),
+    let (shape, data) = match model.task() {
+        Task::Classification => {
+            if args.output.is_some() {
+                bail!(
+                    "--output writes a unet mask; a classifier prints its top five (save its \
+                     logits with --output-npy)"
+                );
+            }
+            let preprocessing = preprocessing_of(&recipe, &weights);
+            classify(&model, &recipe, &preprocessing, &args.image, &device)?
+        }
         Task::Segmentation => {
             let [image] = args.image.as_slice() else {
                 bail!("unet segments one --image at a time")
             };
-            let output = args
-                .output
-                .clone()
-                .context("unet needs --output MASK.png")?;
-            segment(&model, image, &output, &device)
+            if args.output.is_none() && args.output_npy.is_none() {
+                bail!("unet needs --output MASK.png (or --output-npy LOGITS.npy)");
+            }
+            segment(&model, image, args.output.as_deref(), &device)?
         }
+    };
+    if let Some(output) = &args.output_npy {
+        npy::write(&NpyArray { shape, data }, output)?;
+        println!("wrote {}", output.display());
     }
+    Ok(())
 }

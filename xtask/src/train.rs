@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use skipnet_data::Preset;
 use skipnet_data::registry::{DatasetKind, DatasetSpec};
 use skipnet_models::{ModelConfig, UNetConfig};
 use skipnet_train::{OptimizerSpec, RunOptions, TrainSpec};
@@ -72,6 +73,20 @@ pub struct TrainArgs {
     /// Image side: resizes `folder` images, sizes `synthetic-cells`, random crops for `seg-folder`.
     #[arg(long)]
     image_size: Option<usize>,
+    /// How classification images are prepared: imagenet (resize + centre crop / random-resized
+    /// crop, ImageNet mean/std), cifar (input size, pad-crop-flip) or none. Default: imagenet
+    /// for an ImageNet architecture on `folder`, else the dataset's (cifar; none on the IDX
+    /// scans).
+    #[arg(long, value_parser = ClosedSet::<Preset>::new())]
+    preprocess: Option<Preset>,
+    /// Start from these weights (fine-tuning): a PyTorch .pth/.pt/.bin, a .safetensors or
+    /// .bpk file, or a run folder. A classifier with another number of classes is
+    /// re-initialised (its skipped keys are printed); everything else loads strictly.
+    #[arg(long)]
+    init_weights: Option<PathBuf>,
+    /// Epochs at the start during which only the classifier is updated.
+    #[arg(long, default_value_t = 0)]
+    freeze_backbone_epochs: usize,
     /// U-Net base width (64 = the paper's network).
     #[arg(long)]
     width: Option<usize>,
@@ -107,6 +122,7 @@ impl TrainArgs {
             valid_size: self.valid_size,
             image_size: self.image_size,
             seed: self.seed,
+            preprocess: self.preprocess,
         };
         let arch = self
             .arch
@@ -156,6 +172,8 @@ impl TrainArgs {
         spec.label_smoothing = self.label_smoothing;
         spec.seed = self.seed;
         spec.workers = self.workers;
+        spec.init_weights = self.init_weights.clone();
+        spec.freeze_backbone_epochs = self.freeze_backbone_epochs;
         Ok(spec)
     }
 }

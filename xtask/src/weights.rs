@@ -7,8 +7,8 @@ use anyhow::Result;
 use burn::tensor::Device;
 use clap::Args;
 use skipnet_models::{Model, ModelConfig, UNetConfig};
-use skipnet_train::ModelRecipe;
-use skipnet_train::folder::open_weights;
+use skipnet_train::folder::open_weights_at;
+use skipnet_train::{CheckpointChoice, ModelRecipe};
 
 #[derive(Args, Debug)]
 pub struct ModelArgs {
@@ -27,6 +27,15 @@ pub struct ModelArgs {
     /// U-Net base width of the weights (when not a run folder; 64 = the paper's network).
     #[arg(long)]
     pub width: Option<usize>,
+    /// Which weights of a run folder: `last` (the final model), `best` (the epoch with the
+    /// best validation accuracy, or Dice for U-Net) or an epoch number.
+    #[arg(long, default_value = "last", value_parser = parse_checkpoint)]
+    pub checkpoint: CheckpointChoice,
+}
+
+fn parse_checkpoint(text: &str) -> Result<CheckpointChoice, String> {
+    text.parse()
+        .map_err(|e: skipnet_train::TrainError| e.to_string())
 }
 
 impl ModelArgs {
@@ -58,6 +67,34 @@ impl ModelArgs {
     /// The model with its weights loaded (strictly), on `device`; its recipe, and the weights
     /// file it came from.
     pub fn load(&self, device: &Device) -> Result<(Model, ModelRecipe, PathBuf)> {
-        Ok(open_weights(&self.weights, || self.config(), device)?)
+        if self.weights.is_dir() {
+            // A run folder's config.json decides: a flag describing the weights would do
+            // nothing.
+            for (flag, given) in [
+                ("--num-classes", self.num_classes.is_some()),
+                ("--in-channels", self.in_channels.is_some()),
+                ("--width", self.width.is_some()),
+            ] {
+                if given {
+                    anyhow::bail!(
+                        "{flag} describes a weights file; {} is a run folder, whose config.json \
+                         decides",
+                        self.weights.display()
+                    );
+                }
+            }
+        }
+        let (model, recipe, path) =
+            open_weights_at(&self.weights, self.checkpoint, || self.config(), device)?;
+        let named = ModelConfig::from_name(&self.arch)?;
+        if std::mem::discriminant(&named) != std::mem::discriminant(&recipe.config) {
+            anyhow::bail!(
+                "{} holds a {} model, not a {}",
+                self.weights.display(),
+                model.family(),
+                self.arch
+            );
+        }
+        Ok((model, recipe, path))
     }
 }

@@ -216,6 +216,7 @@ pub fn run(args: &DegradationArgs) -> Result<()> {
     let (train_items, input, classes) = (probe.train.len(), probe.input, probe.num_classes);
     let augmentation = match probe.augmentation {
         Augmentation::PadCropFlip(p) => format!("pad-{p} random crop + horizontal flip"),
+        Augmentation::RandomResizedCropFlip => "random-resized crop + horizontal flip".into(),
         Augmentation::None => "no augmentation".into(),
     };
     drop(probe);
