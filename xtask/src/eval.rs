@@ -48,12 +48,8 @@ fn dataset_spec(args: &EvalArgs) -> Result<DatasetSpec> {
         .then(|| RunFolder::new(&args.model.weights));
     let mut spec = match (args.dataset, &run) {
         (Some(kind), _) => DatasetSpec::new(kind),
-        (None, Some(run)) => {
-            let mut spec = run.read_config()?.spec.dataset;
-            // The split the run validated on, whole (unless --valid-size).
-            spec.valid_size = None;
-            spec
-        }
+        // The data the run validated on (--valid-size and --data-dir change it).
+        (None, Some(run)) => run.read_config()?.spec.dataset,
         (None, None) => bail!(
             "{} is a weights file: name the data with --dataset (and --data-dir)",
             args.model.weights.display()

@@ -165,6 +165,38 @@ fn train_unet_on_synthetic_cells() {
             .is_file()
     );
     assert!(dir.path().join("runs/cells/loss.png").is_file());
+    // eval scores the run's validation images: pixel and instance metrics.
+    let out = xtask(
+        &["eval", "unet", "--weights", "runs/cells", "--json", "eval.json"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("eval.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["items"], 4);
+    for metric in ["dice", "iou", "pixel_accuracy", "f1_iou50", "dsb2018"] {
+        let value = json["metrics"][metric].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&value), "{metric} {value}");
+    }
+    let logged: f64 = csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(
+            csv.lines()
+                .next()
+                .unwrap()
+                .split(',')
+                .position(|c| c == "valid_dice")
+                .unwrap(),
+        )
+        .unwrap()
+        .parse()
+        .unwrap();
+    let dice = json["metrics"]["dice"].as_f64().unwrap();
+    assert!((dice - logged).abs() < 1e-3, "eval {dice} vs run {logged}");
 }
 
 #[test]

@@ -379,6 +379,7 @@ fn imagenet_weights_predict_with_torchvisions_preprocessing_and_class_names() {
         .iter()
         .zip(&theirs.data)
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    eprintln!("predict --image vs torchvision's tensor: max |Δ| {diff} of logits up to {scale}");
     assert!(
         diff <= 0.02 * scale,
         "max |Δ| {diff} of logits up to {scale}"

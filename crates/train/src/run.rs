@@ -63,7 +63,9 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
     spec.validate()?;
     // The preset the run uses, recorded: predict and eval prepare images the same way.
     let mut resolved = spec.clone();
-    resolved.dataset.preprocess = Some(spec.preset());
+    if spec.model.task() == skipnet_models::Task::Classification {
+        resolved.dataset.preprocess = Some(spec.preset());
+    }
     let spec = &resolved;
     if options.devices == 0 {
         return Err(TrainError::invalid("devices", "0 (at least 1)"));
@@ -316,7 +318,9 @@ fn check_resume(folder: &RunFolder, spec: &TrainSpec, force: bool) -> Result<()>
         Ok(config) => {
             // A run recorded before presets were: the preset it used is the default.
             let mut spec = config.spec;
-            spec.dataset.preprocess = Some(spec.preset());
+            if spec.model.task() == skipnet_models::Task::Classification {
+                spec.dataset.preprocess = Some(spec.preset());
+            }
             spec
         }
         Err(_) if folder.recipe().is_ok() => {

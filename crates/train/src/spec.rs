@@ -218,6 +218,15 @@ impl TrainSpec {
                 "--epochs and --batch-size must be at least 1",
             ));
         }
+        if self.dataset.preprocess.is_some() && self.model.task() != Task::Classification {
+            return Err(TrainError::invalid(
+                "--preprocess",
+                format!(
+                    "applies to classification; {} normalises each image itself",
+                    self.arch
+                ),
+            ));
+        }
         if self.freeze_backbone_epochs > 0 && self.model.task() != Task::Classification {
             return Err(TrainError::invalid(
                 "--freeze-backbone-epochs",
