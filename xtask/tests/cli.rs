@@ -167,7 +167,14 @@ fn train_unet_on_synthetic_cells() {
     assert!(dir.path().join("runs/cells/loss.png").is_file());
     // eval scores the run's validation images: pixel and instance metrics.
     let out = xtask(
-        &["eval", "unet", "--weights", "runs/cells", "--json", "eval.json"],
+        &[
+            "eval",
+            "unet",
+            "--weights",
+            "runs/cells",
+            "--json",
+            "eval.json",
+        ],
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -476,7 +483,20 @@ fn predict_round_trips_a_trained_model() {
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(text(&out).matches("class ").count(), 5, "{}", text(&out));
+    // Five lines `probability  name (label)`, named by the run's classes.
+    let log = text(&out);
+    let ranked: Vec<&str> = log.lines().filter(|l| l.contains("%  ")).collect();
+    assert_eq!(ranked.len(), 5, "{log}");
+    for line in ranked {
+        let (_, rest) = line.split_once("%  ").unwrap();
+        let (name, label) = rest.rsplit_once(" (").unwrap();
+        let label: usize = label.trim_end_matches(')').parse().unwrap();
+        assert_eq!(
+            skipnet_data::synthetic::SHAPE_CLASSES[label],
+            name,
+            "{line}"
+        );
+    }
 }
 
 #[test]

@@ -342,6 +342,91 @@ pub fn plot_history(history: &[EpochRecord], dir: &Path) -> Result<Vec<PathBuf>,
     Ok(written)
 }
 
+/// Draws a confusion matrix (`matrix[truth][prediction]` counts) as a heat map, each row
+/// normalised to its true class's items, to a PNG (written atomically). Class names label the
+/// axes up to 40 classes; beyond, indices every few rows. The error names the file.
+pub fn confusion_matrix(
+    path: &Path,
+    title: &str,
+    matrix: &[Vec<u64>],
+    names: &[String],
+) -> Result<(), TrainError> {
+    draw_confusion(path, title, matrix, names).map_err(|problem| TrainError::file(path, problem))
+}
+
+fn draw_confusion(
+    path: &Path,
+    title: &str,
+    matrix: &[Vec<u64>],
+    names: &[String],
+) -> Result<(), String> {
+    register_font();
+    let n = matrix.len();
+    if n == 0 {
+        return Err("an empty confusion matrix".into());
+    }
+    let labelled = n <= 40;
+    let cell = (720 / n as u32).clamp(1, 48);
+    let margin = if labelled { 170 } else { 60 };
+    let (width, height) = (margin + cell * n as u32 + 30, margin + cell * n as u32 + 50);
+    let mut buffer = vec![0u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let text = |size| ("sans-serif", size).into_font();
+        root.draw(&Text::new(title.to_string(), (10, 10), text(18)))
+            .map_err(|e| e.to_string())?;
+        let (x0, y0) = (margin as i32, 40 + (margin as i32 - 40) / 2);
+        for (t, row) in matrix.iter().enumerate() {
+            let total = row.iter().sum::<u64>().max(1) as f64;
+            for (p, &count) in row.iter().enumerate() {
+                let share = count as f64 / total;
+                // White (0) to dark blue (1).
+                let shade = |full: f64, none: f64| (none + (full - none) * share) as u8;
+                let colour = RGBColor(shade(20.0, 255.0), shade(60.0, 255.0), shade(140.0, 255.0));
+                let (x, y) = (x0 + p as i32 * cell as i32, y0 + t as i32 * cell as i32);
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + cell as i32, y + cell as i32)],
+                    colour.filled(),
+                ))
+                .map_err(|e| e.to_string())?;
+                if labelled && cell >= 24 && count > 0 {
+                    let ink = if share > 0.5 { WHITE } else { BLACK };
+                    root.draw(&Text::new(
+                        count.to_string(),
+                        (x + 3, y + cell as i32 / 3),
+                        text(11).color(&ink),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+            let label = if labelled {
+                names.get(t).cloned().unwrap_or_else(|| t.to_string())
+            } else if t % (n / 10).max(1) == 0 {
+                t.to_string()
+            } else {
+                continue;
+            };
+            let label: String = label.chars().take(22).collect();
+            root.draw(&Text::new(
+                label,
+                (6, y0 + t as i32 * cell as i32 + cell as i32 / 4),
+                text(12),
+            ))
+            .map_err(|e| e.to_string())?;
+        }
+        let bottom = y0 + n as i32 * cell as i32 + 8;
+        root.draw(&Text::new(
+            "rows: true class · columns: predicted (same order) · shade: share of the row",
+            (x0, bottom),
+            text(12),
+        ))
+        .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    save_rgb(&buffer, width, height, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,89 +514,4 @@ mod tests {
         let err = band_panels(&path, "x", "x", "y", &nothing, true).unwrap_err();
         assert!(err.to_string().contains("bands.png"), "{err}");
     }
-}
-
-/// Draws a confusion matrix (`matrix[truth][prediction]` counts) as a heat map, each row
-/// normalised to its true class's items, to a PNG (written atomically). Class names label the
-/// axes up to 40 classes; beyond, indices every few rows. The error names the file.
-pub fn confusion_matrix(
-    path: &Path,
-    title: &str,
-    matrix: &[Vec<u64>],
-    names: &[String],
-) -> Result<(), TrainError> {
-    draw_confusion(path, title, matrix, names).map_err(|problem| TrainError::file(path, problem))
-}
-
-fn draw_confusion(
-    path: &Path,
-    title: &str,
-    matrix: &[Vec<u64>],
-    names: &[String],
-) -> Result<(), String> {
-    register_font();
-    let n = matrix.len();
-    if n == 0 {
-        return Err("an empty confusion matrix".into());
-    }
-    let labelled = n <= 40;
-    let cell = (720 / n as u32).clamp(1, 48);
-    let margin = if labelled { 170 } else { 60 };
-    let (width, height) = (margin + cell * n as u32 + 30, margin + cell * n as u32 + 50);
-    let mut buffer = vec![0u8; (width * height * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let text = |size| ("sans-serif", size).into_font();
-        root.draw(&Text::new(title.to_string(), (10, 10), text(18)))
-            .map_err(|e| e.to_string())?;
-        let (x0, y0) = (margin as i32, 40 + (margin as i32 - 40) / 2);
-        for (t, row) in matrix.iter().enumerate() {
-            let total = row.iter().sum::<u64>().max(1) as f64;
-            for (p, &count) in row.iter().enumerate() {
-                let share = count as f64 / total;
-                // White (0) to dark blue (1).
-                let shade = |full: f64, none: f64| (none + (full - none) * share) as u8;
-                let colour = RGBColor(shade(20.0, 255.0), shade(60.0, 255.0), shade(140.0, 255.0));
-                let (x, y) = (x0 + p as i32 * cell as i32, y0 + t as i32 * cell as i32);
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + cell as i32, y + cell as i32)],
-                    colour.filled(),
-                ))
-                .map_err(|e| e.to_string())?;
-                if labelled && cell >= 24 && count > 0 {
-                    let ink = if share > 0.5 { WHITE } else { BLACK };
-                    root.draw(&Text::new(
-                        count.to_string(),
-                        (x + 3, y + cell as i32 / 3),
-                        text(11).color(&ink),
-                    ))
-                    .map_err(|e| e.to_string())?;
-                }
-            }
-            let label = if labelled {
-                names.get(t).cloned().unwrap_or_else(|| t.to_string())
-            } else if t % (n / 10).max(1) == 0 {
-                t.to_string()
-            } else {
-                continue;
-            };
-            let label: String = label.chars().take(22).collect();
-            root.draw(&Text::new(
-                label,
-                (6, y0 + t as i32 * cell as i32 + cell as i32 / 4),
-                text(12),
-            ))
-            .map_err(|e| e.to_string())?;
-        }
-        let bottom = y0 + n as i32 * cell as i32 + 8;
-        root.draw(&Text::new(
-            "rows: true class · columns: predicted (same order) · shade: share of the row",
-            (x0, bottom),
-            text(12),
-        ))
-        .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    save_rgb(&buffer, width, height, path)
 }
