@@ -297,8 +297,12 @@ fn hostile_weights_images_and_tensors_through_predict() {
             npy_header("<f4", "(100000, 3, 100000, 100000)"),
         ),
         (
-            "float64.npy",
-            [npy_header("<f8", "(1, 3, 32, 32)"), vec![0; 8 * 3072]].concat(),
+            "complex64.npy",
+            [npy_header("<c8", "(1, 3, 32, 32)"), vec![0; 8 * 3072]].concat(),
+        ),
+        (
+            "float64-short.npy",
+            [npy_header("<f8", "(1, 3, 32, 32)"), vec![0; 4 * 3072]].concat(),
         ),
         (
             "truncated.npy",
