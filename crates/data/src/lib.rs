@@ -24,6 +24,7 @@ pub mod segmentation;
 pub mod split;
 pub mod synthetic;
 pub mod transform;
+pub mod weightmap;
 
 pub use error::{DataError, Result};
 pub use item::{ClassificationItem, SegmentationItem, Split};
