@@ -16,6 +16,7 @@ pub mod idx;
 pub mod image;
 pub mod inspect;
 pub mod item;
+pub mod labels;
 pub mod loader;
 pub mod npy;
 pub mod preprocess;

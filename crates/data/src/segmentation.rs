@@ -6,7 +6,8 @@
 //! - **DSB2018**: `root/<id>/images/<id>.png` and `root/<id>/masks/*.png`, one mask per object;
 //!   the object masks are merged (foreground = any object) and numbered as instances.
 //!
-//! Masks may be binary or instance labels, 8/16/32-bit PNG or TIFF: non-zero is foreground.
+//! Masks may be binary or instance labels, 8/16/32-bit PNG or TIFF: non-zero is foreground;
+//! the objects are a label image's integer ids, or a binary mask's connected components.
 //! Images may be 8- or 16-bit, grey or RGB(A); deep images are normalised by robust percentiles.
 
 use std::collections::BTreeMap;
@@ -217,7 +218,7 @@ impl SegmentationFolder {
             MaskSource::File(path) => {
                 let m = decode(path)?;
                 check(path, m.height, m.width)?;
-                (m.nonzero_mask(), m.labels())
+                crate::labels::instances_of(&m, path)?
             }
             MaskSource::Objects(paths) => {
                 let mut mask = vec![0u8; h * w];

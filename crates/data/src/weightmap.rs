@@ -143,7 +143,10 @@ pub fn unet_weight_map(
             }
         }
         let (y0, x0) = (top.saturating_sub(reach), left.saturating_sub(reach));
-        let (y1, x1) = ((bottom + reach + 1).min(height), (right + reach + 1).min(width));
+        let (y1, x1) = (
+            (bottom + reach + 1).min(height),
+            (right + reach + 1).min(width),
+        );
         let (wh, ww) = (y1 - y0, x1 - x0);
         let window: Vec<bool> = (y0..y1)
             .flat_map(|y| (x0..x1).map(move |x| (y, x)))
@@ -213,7 +216,11 @@ mod tests {
             }
         }
         // No target at all: infinite everywhere.
-        assert!(distance_transform(&[false; 6], 2, 3).iter().all(|d| d.is_infinite()));
+        assert!(
+            distance_transform(&[false; 6], 2, 3)
+                .iter()
+                .all(|d| d.is_infinite())
+        );
     }
 
     #[test]
@@ -235,13 +242,17 @@ mod tests {
             })
             .collect();
         let map = unet_weight_map(&labels, h, w, PAPER_W0, PAPER_SIGMA);
-        let (argmax, max) = map
-            .iter()
-            .enumerate()
-            .fold((0, f32::MIN), |(i, m), (j, &v)| if v > m { (j, v) } else { (i, m) });
+        let (argmax, max) =
+            map.iter().enumerate().fold(
+                (0, f32::MIN),
+                |(i, m), (j, &v)| if v > m { (j, v) } else { (i, m) },
+            );
         let (y, x) = (argmax / w, argmax % w);
         assert_eq!(labels[argmax], 0, "the maximum is on background");
-        assert!((28..=31).contains(&x) && (18..=22).contains(&y), "max at ({y}, {x})");
+        assert!(
+            (28..=31).contains(&x) && (18..=22).contains(&y),
+            "max at ({y}, {x})"
+        );
         // Gap pixels: w_c + nearly w0 (d1 + d2 = gap width); far background: w_c only.
         let background = map[2 * w + 2];
         assert!(max > background + 0.5 * PAPER_W0, "{max} vs {background}");
@@ -252,7 +263,10 @@ mod tests {
         values.dedup();
         assert_eq!(values.len(), 2);
         let mean = balance.iter().sum::<f32>() / balance.len() as f32;
-        assert!((mean - 1.0).abs() < 1e-4, "balanced weights average 1: {mean}");
+        assert!(
+            (mean - 1.0).abs() < 1e-4,
+            "balanced weights average 1: {mean}"
+        );
         // One object: no border term.
         let single: Vec<u32> = labels.iter().map(|&l| u32::from(l == 1)).collect();
         assert_eq!(

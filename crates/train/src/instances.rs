@@ -9,43 +9,10 @@
 
 use std::collections::HashMap;
 
+pub use skipnet_data::labels::connected_components;
+
 /// The IoU thresholds of the DSB2018 score: 0.50, 0.55, …, 0.95.
 pub const IOU_THRESHOLDS: [f64; 10] = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
-
-/// Labels the 8-connected components of the pixels where `foreground` is true, row-major
-/// `height × width`: 0 for background, 1..=n for the objects (in raster order of their first
-/// pixel). Returns the labels and n.
-pub fn connected_components(foreground: &[bool], height: usize, width: usize) -> (Vec<u32>, usize) {
-    assert_eq!(foreground.len(), height * width, "mask of height × width");
-    let mut labels = vec![0u32; foreground.len()];
-    let mut count = 0u32;
-    let mut stack = Vec::new();
-    for start in 0..foreground.len() {
-        if !foreground[start] || labels[start] != 0 {
-            continue;
-        }
-        count += 1;
-        labels[start] = count;
-        stack.push(start);
-        while let Some(p) = stack.pop() {
-            let (y, x) = ((p / width) as isize, (p % width) as isize);
-            for dy in -1..=1 {
-                for dx in -1..=1 {
-                    let (ny, nx) = (y + dy, x + dx);
-                    if ny < 0 || nx < 0 || ny >= height as isize || nx >= width as isize {
-                        continue;
-                    }
-                    let q = ny as usize * width + nx as usize;
-                    if foreground[q] && labels[q] == 0 {
-                        labels[q] = count;
-                        stack.push(q);
-                    }
-                }
-            }
-        }
-    }
-    (labels, count as usize)
-}
 
 /// The matching of one image's objects: how many there are on each side and the true
 /// positives at each of [`IOU_THRESHOLDS`].
@@ -153,26 +120,6 @@ mod tests {
             }
         }
         out
-    }
-
-    #[test]
-    fn components_are_eight_connected_and_numbered_in_raster_order() {
-        #[rustfmt::skip]
-        let mask = [
-            1, 1, 0, 0, 1,
-            0, 0, 1, 0, 1,
-            0, 0, 0, 0, 0,
-            1, 0, 0, 1, 1,
-        ].map(|v| v == 1);
-        let (labels, n) = connected_components(&mask, 4, 5);
-        assert_eq!(n, 4);
-        #[rustfmt::skip]
-        assert_eq!(labels, [
-            1, 1, 0, 0, 2,
-            0, 0, 1, 0, 2,
-            0, 0, 0, 0, 0,
-            3, 0, 0, 4, 4,
-        ]);
     }
 
     #[test]
