@@ -36,6 +36,11 @@ pub struct PredictArgs {
     /// Mask PNG to write (unet).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Instance-label PNG to write (unet): 16-bit, 0 = background, k = object k — the
+    /// 8-connected components of the whole mask (tiles are joined first, so no object is cut
+    /// at a tile seam); the object count is printed.
+    #[arg(long)]
+    instances: Option<PathBuf>,
     /// auto (the fastest CPU backend compiled in), or a backend (must be
     /// compiled in).
     #[arg(long, default_value = "auto", value_parser = ClosedSet::<BackendArg>::new())]
@@ -209,8 +214,11 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     if args.input_npy.is_some() && !args.image.is_empty() {
         bail!("give --image FILE... or --input-npy X.npy, not both");
     }
-    if args.input_npy.is_some() && args.output.is_some() {
-        bail!("--output writes a unet mask PNG of --image; with --input-npy use --output-npy");
+    if args.input_npy.is_some() && (args.output.is_some() || args.instances.is_some()) {
+        bail!(
+            "--output and --instances write PNGs of a unet's --image; with --input-npy use \
+             --output-npy"
+        );
     }
     let device = args.backend.backend().device()?;
     let (model, recipe, weights) = args.model.load(&device)?;
@@ -255,10 +263,10 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     }
     let (shape, data) = match model.task() {
         Task::Classification => {
-            if args.output.is_some() {
+            if args.output.is_some() || args.instances.is_some() {
                 bail!(
-                    "--output writes a unet mask; a classifier prints its top five (save its \
-                     logits with --output-npy)"
+                    "--output and --instances write a unet's mask and objects; a classifier \
+                     prints its top five (save its logits with --output-npy)"
                 );
             }
             let preprocessing = preprocessing_of(&recipe, &weights);
@@ -268,10 +276,24 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             let [image] = args.image.as_slice() else {
                 bail!("unet segments one --image at a time")
             };
-            if args.output.is_none() && args.output_npy.is_none() {
-                bail!("unet needs --output MASK.png (or --output-npy LOGITS.npy)");
+            if args.output.is_none() && args.instances.is_none() && args.output_npy.is_none() {
+                bail!(
+                    "unet needs --output MASK.png, --instances LABELS.png or --output-npy \
+                     LOGITS.npy"
+                );
             }
-            segment(&model, image, args.output.as_deref(), &device)?
+            let (shape, logits) = segment(&model, image, args.output.as_deref(), &device)?;
+            if let Some(path) = &args.instances {
+                let (h, w) = (shape[2], shape[3]);
+                let foreground: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
+                let (labels, count) = skipnet_data::labels::connected_components(&foreground, h, w);
+                skipnet_data::image::save_label_png(&labels, h, w, path)?;
+                println!(
+                    "{count} objects; wrote {} (16-bit labels, {w}×{h})",
+                    path.display()
+                );
+            }
+            (shape, logits)
         }
     };
     if let Some(output) = &args.output_npy {

@@ -554,6 +554,53 @@ fn predict_writes_a_mask_of_the_image_size() {
         .filter(|&&v| v != 0 && v != 255)
         .count();
     assert_eq!(nonbinary, 0);
+
+    // A 700×500 image crosses the 512-pixel tiles' seams: the objects are labelled on the
+    // joined mask, so they are exactly the components of the mask PNG.
+    let cells = skipnet_data::synthetic::SyntheticCells::new(5, 1, 700)
+        .unwrap()
+        .item(0)
+        .unwrap();
+    let big = skipnet_data::image::ImageU8 {
+        channels: 1,
+        height: 500,
+        width: 700,
+        data: cells.image.data[..500 * 700]
+            .iter()
+            .map(|v| (v * 255.0) as u8)
+            .collect(),
+    };
+    skipnet_data::image::save_png(&big, &dir.path().join("big.png")).unwrap();
+    let out = xtask(
+        &[
+            "predict",
+            "unet",
+            "--weights",
+            "runs/u",
+            "--image",
+            "big.png",
+            "--output",
+            "big-mask.png",
+            "--instances",
+            "big-labels.png",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let mask = skipnet_data::image::decode(&dir.path().join("big-mask.png")).unwrap();
+    let labels = skipnet_data::image::decode(&dir.path().join("big-labels.png")).unwrap();
+    assert_eq!(
+        (labels.height, labels.width, labels.bit_depth()),
+        (500, 700, 16)
+    );
+    let foreground: Vec<bool> = mask.to_u8().data.iter().map(|&v| v == 255).collect();
+    let (expected, count) = skipnet_data::labels::connected_components(&foreground, 500, 700);
+    assert_eq!(labels.labels(), expected);
+    assert!(
+        text(&out).contains(&format!("{count} objects; wrote big-labels.png")),
+        "{}",
+        text(&out)
+    );
 }
 
 /// `import` and `predict` take PyTorch weights directly: the committed parity fixture

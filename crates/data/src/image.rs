@@ -401,6 +401,39 @@ pub fn save_png(image: &ImageU8, path: &Path) -> Result<()> {
     })
 }
 
+/// Writes an instance-label image (`height × width` ids, 0 = background) as a 16-bit grey
+/// PNG, atomically. More than 65,535 objects is an error.
+pub fn save_label_png(labels: &[u32], height: usize, width: usize, path: &Path) -> Result<()> {
+    if labels.len() != height * width {
+        return Err(DataError::invalid(
+            "label image",
+            format!("{} labels for {width}×{height} pixels", labels.len()),
+        ));
+    }
+    let max = labels.iter().copied().max().unwrap_or(0);
+    if max > u16::MAX as u32 {
+        return Err(DataError::invalid(
+            "label image",
+            format!("object id {max} does not fit a 16-bit PNG (at most 65535 objects)"),
+        ));
+    }
+    let bytes: Vec<u8> = labels
+        .iter()
+        .flat_map(|&l| (l as u16).to_ne_bytes())
+        .collect();
+    write_atomically(path, |tmp| {
+        image::save_buffer_with_format(
+            tmp,
+            &bytes,
+            width as u32,
+            height as u32,
+            image::ExtendedColorType::L16,
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| DataError::decode(path, e))
+    })
+}
+
 /// Writes `contents` to `path` atomically (see [`skipnet_models::atomic`]).
 pub fn write_bytes_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     skipnet_models::atomic::write_bytes(path, contents).map_err(|e| DataError::io(path, e))

@@ -38,6 +38,69 @@ pub fn connected_components(foreground: &[bool], height: usize, width: usize) ->
     (labels, count as usize)
 }
 
+/// Otsu's threshold of `values` (256 bins between their minimum and maximum): the value that
+/// maximises the between-class variance of the two sides. NaN for no values; the value itself
+/// when all are equal.
+pub fn otsu_threshold(values: &[f32]) -> f32 {
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    if lo > hi {
+        return f32::NAN;
+    }
+    if lo == hi {
+        return lo;
+    }
+    const BINS: usize = 256;
+    let scale = (BINS - 1) as f32 / (hi - lo);
+    let mut histogram = [0f64; BINS];
+    for v in values.iter().filter(|v| v.is_finite()) {
+        histogram[((v - lo) * scale).round() as usize] += 1.0;
+    }
+    let total: f64 = histogram.iter().sum();
+    let sum_all: f64 = histogram
+        .iter()
+        .enumerate()
+        .map(|(i, c)| i as f64 * c)
+        .sum();
+    let (mut weight_low, mut sum_low) = (0.0, 0.0);
+    let (mut best, mut best_variance) = (0usize, f64::MIN);
+    for (i, &count) in histogram.iter().enumerate().take(BINS - 1) {
+        weight_low += count;
+        sum_low += i as f64 * count;
+        let weight_high = total - weight_low;
+        if weight_low == 0.0 || weight_high == 0.0 {
+            continue;
+        }
+        let (mean_low, mean_high) = (sum_low / weight_low, (sum_all - sum_low) / weight_high);
+        let variance = weight_low * weight_high * (mean_low - mean_high).powi(2);
+        if variance > best_variance {
+            best_variance = variance;
+            best = i;
+        }
+    }
+    // Between bin `best` and the next.
+    lo + (best as f32 + 0.5) / scale
+}
+
+/// The Otsu baseline of segmentation: the pixels above [`otsu_threshold`] of the image's grey
+/// values (the mean of its channels) are foreground, its objects their 8-connected components.
+/// Returns the foreground and the instance ids.
+pub fn otsu_instances(image: &crate::image::ImageF32) -> (Vec<bool>, Vec<u32>) {
+    let pixels = image.height * image.width;
+    let grey: Vec<f32> = (0..pixels)
+        .map(|p| {
+            (0..image.channels)
+                .map(|c| image.data[c * pixels + p])
+                .sum::<f32>()
+                / image.channels.max(1) as f32
+        })
+        .collect();
+    let threshold = otsu_threshold(&grey);
+    let foreground: Vec<bool> = grey.iter().map(|&v| v > threshold).collect();
+    let (ids, _) = connected_components(&foreground, image.height, image.width);
+    (foreground, ids)
+}
+
 /// The instance ids of a mask or label image, and its foreground mask: a label image (several
 /// distinct non-zero integer values) gives its values; a binary mask (one non-zero value,
 /// any bit depth) gives its 8-connected components. A float image with several non-zero values
@@ -116,5 +179,39 @@ mod tests {
             err.contains("m.tif") && err.contains("float label image"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn otsu_splits_two_populations_between_them() {
+        // Background around 0.1, objects around 0.7, with spread.
+        let values: Vec<f32> = (0..1000)
+            .map(|i| {
+                if i % 4 == 0 {
+                    0.7 + (i % 7) as f32 * 0.01
+                } else {
+                    0.1 + (i % 5) as f32 * 0.01
+                }
+            })
+            .collect();
+        let t = otsu_threshold(&values);
+        assert!(
+            t > 0.14 && t < 0.7,
+            "every background value below, every object above: {t}"
+        );
+        assert_eq!(otsu_threshold(&[0.3; 4]), 0.3);
+        assert!(otsu_threshold(&[]).is_nan());
+        let image = crate::image::ImageF32 {
+            channels: 1,
+            height: 3,
+            width: 5,
+            data: vec![
+                0.9, 0.9, 0.1, 0.1, 0.8, //
+                0.1, 0.1, 0.1, 0.1, 0.8, //
+                0.1, 0.1, 0.1, 0.1, 0.1,
+            ],
+        };
+        let (foreground, ids) = otsu_instances(&image);
+        assert_eq!(foreground.iter().filter(|&&f| f).count(), 4);
+        assert_eq!(ids[..5], [1, 1, 0, 0, 2]);
     }
 }

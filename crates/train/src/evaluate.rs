@@ -27,7 +27,9 @@ pub struct Evaluation {
     /// `(metric, value)`, with the keys of `metrics.csv`. A classifier: `loss`, `accuracy`
     /// (top-1 %), `top-5_accuracy` (% , more than five classes) and `mean_class_accuracy` (%,
     /// the mean over the classes present). U-Net: `dice`, `iou`, `pixel_accuracy` (%, pooled
-    /// over all pixels), `f1_iou50` and `dsb2018` (%, see [`crate::instances`]).
+    /// over all pixels), `f1_iou50` and `dsb2018` (%, see [`crate::instances`]), and the same
+    /// four for the Otsu-threshold baseline on the same images (`otsu_dice`, `otsu_iou`,
+    /// `otsu_f1_iou50`, `otsu_dsb2018`).
     pub metrics: Vec<(String, f64)>,
     /// The model's class names, index = label (empty for U-Net).
     pub classes: Vec<String>,
@@ -184,6 +186,9 @@ pub fn evaluate_model(
         (Splits::Segmentation(splits), Model::UNet(unet)) => {
             let mut pooled = [0.0f64; 4];
             let mut matches = Vec::with_capacity(splits.valid.len());
+            // The Otsu-threshold baseline on the same images.
+            let mut otsu_pooled = [0.0f64; 4];
+            let mut otsu_matches = Vec::with_capacity(splits.valid.len());
             for i in 0..splits.valid.len() {
                 let item = splits
                     .valid
@@ -192,12 +197,7 @@ pub fn evaluate_model(
                 let (h, w) = (item.image.height, item.image.width);
                 let logits = mask_logits(unet, &item)?;
                 for (logit, truth) in logits.iter().zip(&item.mask) {
-                    pooled[match (*logit > 0.0, *truth != 0) {
-                        (true, true) => 0,
-                        (true, false) => 1,
-                        (false, true) => 2,
-                        (false, false) => 3,
-                    }] += 1.0;
+                    pooled[pixel_class(*logit > 0.0, *truth != 0)] += 1.0;
                 }
                 // Objects of the truth: its instance ids, else the mask's components.
                 let truth = match &item.instances {
@@ -210,8 +210,14 @@ pub fn evaluate_model(
                 let predicted: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
                 let (predicted, _) = connected_components(&predicted, h, w);
                 matches.push(match_instances(&truth, &predicted));
+                let (otsu, otsu_ids) = skipnet_data::labels::otsu_instances(&item.image);
+                for (&on, &t) in otsu.iter().zip(&item.mask) {
+                    otsu_pooled[pixel_class(on, t != 0)] += 1.0;
+                }
+                otsu_matches.push(match_instances(&truth, &otsu_ids));
             }
             let [f1, dsb] = summarise(&matches);
+            let [otsu_f1, otsu_dsb] = summarise(&otsu_matches);
             Ok(Evaluation {
                 items: matches.len(),
                 metrics: vec![
@@ -223,6 +229,10 @@ pub fn evaluate_model(
                     ),
                     ("f1_iou50".into(), 100.0 * f1),
                     ("dsb2018".into(), 100.0 * dsb),
+                    ("otsu_dice".into(), MaskScore::Dice.from_counts(otsu_pooled)),
+                    ("otsu_iou".into(), MaskScore::IoU.from_counts(otsu_pooled)),
+                    ("otsu_f1_iou50".into(), 100.0 * otsu_f1),
+                    ("otsu_dsb2018".into(), 100.0 * otsu_dsb),
                 ],
                 classes: Vec::new(),
                 confusion: Vec::new(),
@@ -240,6 +250,16 @@ pub fn evaluate_model(
                 splits.lens()[1]
             ),
         )),
+    }
+}
+
+/// The index of a pixel in `[TP, FP, FN, TN]` counts.
+fn pixel_class(predicted: bool, truth: bool) -> usize {
+    match (predicted, truth) {
+        (true, true) => 0,
+        (true, false) => 1,
+        (false, true) => 2,
+        (false, false) => 3,
     }
 }
 
