@@ -87,6 +87,13 @@ pub struct TrainArgs {
     /// Epochs at the start during which only the classifier is updated.
     #[arg(long, default_value_t = 0)]
     freeze_backbone_epochs: usize,
+    /// U-Net: border weight w0 of the paper's loss weight map, which weights the thin gaps
+    /// between touching objects (0 = off; default 10, the paper's).
+    #[arg(long)]
+    border_weight: Option<f64>,
+    /// U-Net: width σ of the border weighting in pixels (the paper's 5).
+    #[arg(long, default_value_t = 5.0)]
+    border_sigma: f64,
     /// U-Net base width (64 = the paper's network).
     #[arg(long)]
     width: Option<usize>,
@@ -174,6 +181,8 @@ impl TrainArgs {
         spec.workers = self.workers;
         spec.init_weights = self.init_weights.clone();
         spec.freeze_backbone_epochs = self.freeze_backbone_epochs;
+        spec.border_weight = self.border_weight;
+        spec.border_sigma = self.border_sigma;
         Ok(spec)
     }
 }

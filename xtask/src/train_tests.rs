@@ -59,7 +59,22 @@ fn specs_round_trip_through_the_command_line() {
         config.depth = 3;
     }
     unet.schedule = ScheduleSpec::Constant;
+    unet.border_weight = Some(0.0);
+    unet.border_sigma = 3.0;
     specs.push(unet);
+    let mut border = specs[2].clone();
+    border.border_weight = Some(10.0);
+    specs.push(border);
+    let finetune = TrainSpec::he2015(
+        "resnet18",
+        DatasetSpec::new(DatasetKind::Folder)
+            .with_root("/data/pets")
+            .with_preprocess(Some(skipnet_data::Preset::Imagenet)),
+    )
+    .unwrap()
+    .with_init_weights(Some("resnet18.pth".into()))
+    .with_freeze_backbone_epochs(2);
+    specs.push(finetune);
     for spec in specs {
         let args = spec.to_args().unwrap();
         assert_eq!(parse(&args), spec, "{args:?}");

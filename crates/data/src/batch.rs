@@ -163,6 +163,18 @@ pub struct SegmentationBatch {
     pub images: Tensor<4>,
     /// Foreground masks of 0.0 / 1.0, `[batch, 1, height, width]`.
     pub masks: Tensor<4>,
+    /// Per-pixel loss weights (the U-Net paper's weight map; 0 on padding), `[batch, 1,
+    /// height, width]`, when the batcher has a border weight.
+    pub weights: Option<Tensor<4>>,
+}
+
+/// The U-Net paper's border weighting: `w0` and `σ` (pixels) of [`crate::weightmap`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BorderWeight {
+    /// Weight of the gaps between objects (the paper's 10).
+    pub w0: f32,
+    /// Width of the gaps' weighting in pixels (the paper's 5).
+    pub sigma: f32,
 }
 
 /// Builds [`SegmentationBatch`]es: optional joint augmentation and random crops, conversion to
@@ -175,6 +187,8 @@ pub struct SegmentationBatcher {
     pub crop: Option<[usize; 2]>,
     /// Whether to augment (training) or not (validation).
     pub augment: bool,
+    /// Per-pixel loss weights from each item's instances (after augmentation), if set.
+    pub border: Option<BorderWeight>,
     seed: u64,
     calls: AtomicU64,
 }
@@ -186,9 +200,17 @@ impl SegmentationBatcher {
             channels,
             crop: None,
             augment: false,
+            border: None,
             seed: 0,
             calls: AtomicU64::new(0),
         }
+    }
+
+    /// With the U-Net paper's weight map of every item (its instance ids, or its mask's
+    /// connected components) as per-pixel loss weights.
+    pub fn with_border_weight(mut self, border: Option<BorderWeight>) -> Self {
+        self.border = border;
+        self
     }
 
     /// With joint flips, rotations, intensity jitter and random crops of `crop`, seeded.
@@ -244,8 +266,23 @@ impl SegmentationBatcher {
         let n = items.len();
         let mut images = vec![0f32; n * c * h * w];
         let mut masks = vec![0f32; n * h * w];
+        let mut weights = self.border.map(|_| vec![0f32; n * h * w]);
         for (b, item) in items.into_iter().enumerate() {
             let (ih, iw) = (item.image.height, item.image.width);
+            if let (Some(border), Some(weights)) = (self.border, weights.as_mut()) {
+                let ids = match &item.instances {
+                    Some(ids) => ids.clone(),
+                    None => {
+                        let on: Vec<bool> = item.mask.iter().map(|&m| m != 0).collect();
+                        crate::labels::connected_components(&on, ih, iw).0
+                    }
+                };
+                let map = crate::weightmap::unet_weight_map(&ids, ih, iw, border.w0, border.sigma);
+                for y in 0..ih {
+                    let dst = (b * h + y) * w;
+                    weights[dst..dst + iw].copy_from_slice(&map[y * iw..(y + 1) * iw]);
+                }
+            }
             let image = item.image.with_channels(c);
             for ch in 0..c {
                 for y in 0..ih {
@@ -263,6 +300,7 @@ impl SegmentationBatcher {
         SegmentationBatch {
             images: Tensor::from_data(TensorData::new(images, [n, c, h, w]), device),
             masks: Tensor::from_data(TensorData::new(masks, [n, 1, h, w]), device),
+            weights: weights.map(|w_| Tensor::from_data(TensorData::new(w_, [n, 1, h, w]), device)),
         }
     }
 }
@@ -306,6 +344,39 @@ mod tests {
         assert_eq!(
             aug.batch(vec![item(9, 0)], &device).images.dims(),
             [1, 3, 4, 4]
+        );
+    }
+
+    #[test]
+    fn a_border_weight_gives_each_item_its_weight_map() {
+        let device = Device::flex();
+        let cells = crate::synthetic::SyntheticCells::new(1, 2, 48).unwrap();
+        let items: Vec<SegmentationItem> = (0..2).map(|i| cells.item(i).unwrap()).collect();
+        let border = BorderWeight {
+            w0: 10.0,
+            sigma: 5.0,
+        };
+        let batcher = SegmentationBatcher::new(1).with_border_weight(Some(border));
+        let batch = batcher.batch(items.clone(), &device);
+        let weights = batch
+            .weights
+            .expect("weights")
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let expected = crate::weightmap::unet_weight_map(
+            items[1].instances.as_ref().unwrap(),
+            48,
+            48,
+            10.0,
+            5.0,
+        );
+        assert_eq!(weights[48 * 48..], expected[..]);
+        assert!(
+            SegmentationBatcher::new(1)
+                .batch(items, &device)
+                .weights
+                .is_none()
         );
     }
 

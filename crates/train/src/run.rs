@@ -65,6 +65,8 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
     let mut resolved = spec.clone();
     if spec.model.task() == skipnet_models::Task::Classification {
         resolved.dataset.preprocess = Some(spec.preset());
+    } else {
+        resolved.border_weight = Some(spec.border().map_or(0.0, |b| b.w0 as f64));
     }
     let spec = &resolved;
     if options.devices == 0 {
@@ -187,7 +189,8 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
                 data.train.clone(),
                 data.valid.clone(),
                 SegmentationBatcher::new(data.channels)
-                    .with_augmentation(data.crop.map(|s| [s, s]), spec.seed),
+                    .with_augmentation(data.crop.map(|s| [s, s]), spec.seed)
+                    .with_border_weight(spec.border()),
                 SegmentationBatcher::new(data.channels),
                 &device,
                 &fit,
@@ -320,6 +323,9 @@ fn check_resume(folder: &RunFolder, spec: &TrainSpec, force: bool) -> Result<()>
             let mut spec = config.spec;
             if spec.model.task() == skipnet_models::Task::Classification {
                 spec.dataset.preprocess = Some(spec.preset());
+            } else if spec.border_weight.is_none() {
+                // Recorded before border weights were: it trained without them.
+                spec.border_weight = Some(0.0);
             }
             spec
         }

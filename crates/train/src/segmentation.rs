@@ -24,10 +24,26 @@ const DICE_EPS: f32 = 1.0;
 /// # Shapes
 /// - `logits`, `masks`: `[batch, 1, height, width]` → `[1]`
 pub fn bce_dice_loss(logits: Tensor<4>, masks: Tensor<4>) -> Tensor<1> {
+    weighted_bce_dice_loss(logits, masks, None)
+}
+
+/// [`bce_dice_loss`] with per-pixel weights on the BCE term (the U-Net paper's weight map):
+/// `Σ w·BCE / Σ w + (1 − soft Dice)`; `None` is the unweighted mean.
+///
+/// # Shapes
+/// - `logits`, `masks`, `weights`: `[batch, 1, height, width]` → `[1]`
+pub fn weighted_bce_dice_loss(
+    logits: Tensor<4>,
+    masks: Tensor<4>,
+    weights: Option<Tensor<4>>,
+) -> Tensor<1> {
     // Numerically stable BCE with logits: max(x, 0) − x·y + log(1 + e^{−|x|}).
     let bce = logits.clone().clamp_min(0.0) - logits.clone() * masks.clone()
         + (logits.clone().abs().neg().exp() + 1.0).log();
-    let bce = bce.mean();
+    let bce = match weights {
+        Some(w) => (bce * w.clone()).sum() / w.sum().clamp_min(1e-6),
+        None => bce.mean(),
+    };
     let probs = sigmoid(logits);
     let intersection = (probs.clone() * masks.clone()).sum();
     let total = probs.sum() + masks.sum();
@@ -248,7 +264,7 @@ impl SegmentationModel {
     /// Forward pass and loss of one batch.
     pub fn forward_step(&self, batch: SegmentationBatch) -> SegmentationOutput {
         let logits = self.unet.forward(batch.images);
-        let loss = bce_dice_loss(logits.clone(), batch.masks.clone());
+        let loss = weighted_bce_dice_loss(logits.clone(), batch.masks.clone(), batch.weights);
         SegmentationOutput {
             loss,
             logits,
@@ -396,6 +412,23 @@ mod tests {
 
     fn t(values: [[f32; 4]; 1], device: &Device) -> Tensor<4> {
         Tensor::<2>::from_floats(values, device).reshape([1, 1, 2, 2])
+    }
+
+    #[test]
+    fn unit_weights_are_the_plain_loss_and_weights_shift_the_emphasis() {
+        let device = Device::flex();
+        let logits = t([[2.0, -1.0, 0.5, -3.0]], &device);
+        let masks = t([[1.0, 1.0, 0.0, 0.0]], &device);
+        let plain = bce_dice_loss(logits.clone(), masks.clone());
+        let ones = weighted_bce_dice_loss(logits.clone(), masks.clone(), Some(masks.ones_like()));
+        plain
+            .to_data()
+            .assert_approx_eq::<f32>(&ones.to_data(), Tolerance::default());
+        // All the weight on the worst pixel (a missed foreground pixel) raises the loss.
+        let on_miss = t([[0.0, 1.0, 0.0, 0.0]], &device);
+        let weighted = weighted_bce_dice_loss(logits, masks, Some(on_miss));
+        let (p, w): (f32, f32) = (plain.into_scalar(), weighted.into_scalar());
+        assert!(w > p, "{w} vs {p}");
     }
 
     #[test]

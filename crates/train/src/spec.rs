@@ -61,6 +61,20 @@ pub struct TrainSpec {
     /// parameters get no optimiser step; batch norm still tracks statistics). 0: none.
     #[serde(default)]
     pub freeze_backbone_epochs: usize,
+    /// U-Net: the border weight `w0` of the paper's weight map on the BCE term (0 = off;
+    /// `None`: [`DEFAULT_BORDER_WEIGHT`] — every segmentation dataset has instances).
+    #[serde(default)]
+    pub border_weight: Option<f64>,
+    /// U-Net: the width `σ` of the border weighting, in pixels.
+    #[serde(default = "default_border_sigma")]
+    pub border_sigma: f64,
+}
+
+/// The U-Net paper's `w0`: the default border weight of segmentation runs.
+pub const DEFAULT_BORDER_WEIGHT: f64 = skipnet_data::weightmap::PAPER_W0 as f64;
+
+fn default_border_sigma() -> f64 {
+    skipnet_data::weightmap::PAPER_SIGMA as f64
 }
 
 /// The default number of epochs: the short built-in run of `cargo xtask train`.
@@ -116,6 +130,20 @@ impl TrainSpec {
             workers: 2,
             init_weights: None,
             freeze_backbone_epochs: 0,
+            border_weight: None,
+            border_sigma: default_border_sigma(),
+        })
+    }
+
+    /// The border weighting of a U-Net run (`None`: off, or not a segmentation run).
+    pub fn border(&self) -> Option<skipnet_data::batch::BorderWeight> {
+        if self.model.task() != Task::Segmentation {
+            return None;
+        }
+        let w0 = self.border_weight.unwrap_or(DEFAULT_BORDER_WEIGHT);
+        (w0 > 0.0).then_some(skipnet_data::batch::BorderWeight {
+            w0: w0 as f32,
+            sigma: self.border_sigma as f32,
         })
     }
 
@@ -224,6 +252,27 @@ impl TrainSpec {
                 format!(
                     "applies to classification; {} normalises each image itself",
                     self.arch
+                ),
+            ));
+        }
+        if (self.border_weight.is_some() || self.border_sigma != default_border_sigma())
+            && self.model.task() != Task::Segmentation
+        {
+            return Err(TrainError::invalid(
+                "--border-weight / --border-sigma",
+                format!("apply to U-Net, not {}", self.arch),
+            ));
+        }
+        if self
+            .border_weight
+            .is_some_and(|w| !(w >= 0.0 && w.is_finite()))
+            || !(self.border_sigma > 0.0 && self.border_sigma.is_finite())
+        {
+            return Err(TrainError::invalid(
+                "--border-weight / --border-sigma",
+                format!(
+                    "{:?} / {} (a weight ≥ 0 and a width > 0 pixels)",
+                    self.border_weight, self.border_sigma
                 ),
             ));
         }
@@ -336,6 +385,12 @@ impl TrainSpec {
         }
         if let Some(weights) = &self.init_weights {
             push("init-weights", weights.display().to_string());
+        }
+        if let Some(w0) = self.border_weight {
+            push("border-weight", w0.to_string());
+        }
+        if self.border_sigma != default_border_sigma() {
+            push("border-sigma", self.border_sigma.to_string());
         }
         if self.freeze_backbone_epochs > 0 {
             push(

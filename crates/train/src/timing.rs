@@ -131,6 +131,7 @@ pub fn time_train_step(
                 let batch = SegmentationBatch {
                     images: images.clone(),
                     masks: masks.clone(),
+                    weights: None,
                 };
                 let loss = m.forward_step(batch).loss;
                 Learner::Segmenter(backward_and_update(m, loss, &mut optim, &mut phases, t0))
