@@ -33,12 +33,13 @@ pub struct TrainArgs {
     /// scaled linearly; 0.001 for AdamW).
     #[arg(long)]
     lr: Option<f64>,
-    /// The optimiser.
-    #[arg(long, default_value = "sgd", value_parser = ClosedSet::<OptimizerArg>::new())]
-    optimizer: OptimizerArg,
-    /// step (÷10 at 50% and 75%), cosine or constant.
-    #[arg(long, default_value = "step", value_parser = ClosedSet::<ScheduleArg>::new())]
-    schedule: ScheduleArg,
+    /// The optimiser (default sgd; adamw for segmentation).
+    #[arg(long, value_parser = ClosedSet::<OptimizerArg>::new())]
+    optimizer: Option<OptimizerArg>,
+    /// step (÷10 at 50% and 75%), cosine or constant (default step; cosine for
+    /// segmentation).
+    #[arg(long, value_parser = ClosedSet::<ScheduleArg>::new())]
+    schedule: Option<ScheduleArg>,
     /// Epochs of linear warm-up from lr/10 (one by default: steadier starts on small data).
     #[arg(long, default_value_t = 1)]
     warmup_epochs: usize,
@@ -139,7 +140,13 @@ impl TrainArgs {
         let batch_size = self
             .batch_size
             .unwrap_or_else(|| skipnet_train::spec::default_batch_size(self.dataset));
-        let (optimizer, default_lr) = match self.optimizer {
+        let segmentation = self.dataset.task() == skipnet_models::Task::Segmentation;
+        let optimizer = self.optimizer.unwrap_or(if segmentation {
+            OptimizerArg::Adamw
+        } else {
+            OptimizerArg::Sgd
+        });
+        let (optimizer, default_lr) = match optimizer {
             OptimizerArg::Sgd => (
                 OptimizerSpec::Sgd {
                     momentum: 0.9,
@@ -162,7 +169,14 @@ impl TrainArgs {
         };
         spec.optimizer = optimizer;
         spec.lr = self.lr.unwrap_or(default_lr);
-        spec.schedule = self.schedule.spec();
+        spec.schedule = self
+            .schedule
+            .unwrap_or(if segmentation {
+                ScheduleArg::Cosine
+            } else {
+                ScheduleArg::Step
+            })
+            .spec();
         if self.width.is_some() || self.unet_depth.is_some() {
             let ModelConfig::UNet(unet) = &spec.model else {
                 bail!("--width and --unet-depth apply to unet only, not {arch}");

@@ -101,6 +101,24 @@ fn flags_give_the_documented_defaults() {
     assert_eq!(given.lr, 0.1);
     let unet = parse(&["--dataset".into(), "seg-folder".into()]);
     assert_eq!(unet.arch, "unet");
+    // Segmentation: AdamW at 1e-3, cosine, batch 8, the paper's border weight.
+    let cells = parse(&["--dataset".into(), "synthetic-cells".into()]);
+    assert_eq!(cells.optimizer, OptimizerSpec::AdamW { weight_decay: 0.01 });
+    assert_eq!(
+        (cells.schedule.clone(), cells.batch_size, cells.lr),
+        (ScheduleSpec::Cosine, 8, 1e-3)
+    );
+    assert_eq!(cells.border().map(|b| (b.w0, b.sigma)), Some((10.0, 5.0)));
+    let sgd_cells = parse(&[
+        "--dataset".into(),
+        "synthetic-cells".into(),
+        "--optimizer".into(),
+        "sgd".into(),
+        "--border-weight".into(),
+        "0".into(),
+    ]);
+    assert_eq!(sgd_cells.lr, 0.1 * 8.0 / 128.0);
+    assert!(sgd_cells.border().is_none());
     let adamw = parse(&["--optimizer".into(), "adamw".into()]);
     assert_eq!(adamw.lr, 1e-3);
     assert_eq!(adamw.optimizer, OptimizerSpec::AdamW { weight_decay: 0.01 });

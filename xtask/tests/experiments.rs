@@ -144,13 +144,20 @@ fn segmentation_experiment_scores_real_pairs() {
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out));
+    // Three methods (Otsu, plain and border-weighted U-Net), each on the held-out synthetic
+    // images and on the 3 real pairs.
     let csv = std::fs::read_to_string(dir.path().join("seg/segmentation.csv")).unwrap();
-    assert_eq!(
-        csv.lines().filter(|l| l.starts_with("real (real)")).count(),
-        3,
+    let real: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.contains(",real (real),"))
+        .collect();
+    assert_eq!(real.len(), 3, "{csv}");
+    assert!(real.iter().all(|l| l.contains(",real (real),3,")), "{csv}");
+    assert!(
+        csv.starts_with("method,set,images,dice,iou,f1_iou50,dsb2018\n"),
         "{csv}"
     );
-    assert!(dir.path().join("seg/overlays/real_000.png").is_file());
+    assert!(dir.path().join("seg/overlays/w0-10-real_000.png").is_file());
     let missing = xtask(
         &[
             "experiment",

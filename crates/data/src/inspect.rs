@@ -55,6 +55,8 @@ pub struct PartReport {
     pub class_counts: Vec<usize>,
     /// Mean foreground fraction (segmentation).
     pub foreground: Option<f64>,
+    /// Objects (instances) in all, and how many of them touch another object (segmentation).
+    pub objects: Option<[usize; 2]>,
 }
 
 /// What `inspect` found.
@@ -197,6 +199,7 @@ pub fn inspect(path: &Path, format: Option<Format>) -> Result<Report> {
                     items: array.dims.first().copied().unwrap_or(0),
                     class_counts: Vec::new(),
                     foreground: None,
+                    objects: None,
                 });
             } else {
                 for split in [Split::Train, Split::Test] {
@@ -237,10 +240,17 @@ pub fn inspect(path: &Path, format: Option<Format>) -> Result<Report> {
             let folder = SegmentationFolder::open(path)?;
             let mut shapes = std::collections::BTreeSet::new();
             let mut fg = 0.0;
+            let mut objects = [0usize; 2];
             for i in 0..folder.entries().len() {
                 let item = folder.load(i)?;
                 shapes.insert(item.image.shape());
                 fg += item.foreground_fraction();
+                if let Some(ids) = &item.instances {
+                    let [all, touching] =
+                        crate::labels::touching_objects(ids, item.image.height, item.image.width);
+                    objects[0] += all;
+                    objects[1] += touching;
+                }
             }
             report.dtype = format!(
                 "u{}",
@@ -253,6 +263,7 @@ pub fn inspect(path: &Path, format: Option<Format>) -> Result<Report> {
                 items: n,
                 class_counts: Vec::new(),
                 foreground: Some(fg / n as f64),
+                objects: Some(objects),
             });
         }
     }
@@ -273,6 +284,7 @@ fn part_of(name: &str, labels: impl Iterator<Item = usize>, classes: usize) -> P
         items: class_counts.iter().sum(),
         class_counts,
         foreground: None,
+        objects: None,
     }
 }
 
@@ -290,6 +302,13 @@ impl fmt::Display for Report {
             write!(f, "  {}: {} items", part.name, part.items)?;
             if let Some(fg) = part.foreground {
                 write!(f, ", mean foreground fraction {:.3}", fg)?;
+            }
+            if let Some([all, touching]) = part.objects {
+                write!(
+                    f,
+                    ", {all} objects, {touching} ({:.1} %) touching another",
+                    100.0 * touching as f64 / all.max(1) as f64
+                )?;
             }
             writeln!(f)?;
             if !part.class_counts.is_empty() {

@@ -38,6 +38,35 @@ pub fn connected_components(foreground: &[bool], height: usize, width: usize) ->
     (labels, count as usize)
 }
 
+/// Objects of an instance-label image (`height × width`, 0 = background), and how many of
+/// them touch another: a pixel of theirs is 8-adjacent to a pixel of another object. These
+/// are the objects a semantic mask merges.
+pub fn touching_objects(ids: &[u32], height: usize, width: usize) -> [usize; 2] {
+    let mut all = std::collections::BTreeSet::new();
+    let mut touching = std::collections::BTreeSet::new();
+    for y in 0..height {
+        for x in 0..width {
+            let id = ids[y * width + x];
+            if id == 0 {
+                continue;
+            }
+            all.insert(id);
+            // Right and the three neighbours below: each adjacent pair seen once.
+            for (dy, dx) in [(0isize, 1isize), (1, -1), (1, 0), (1, 1)] {
+                let (ny, nx) = (y as isize + dy, x as isize + dx);
+                if ny < height as isize && nx >= 0 && nx < width as isize {
+                    let other = ids[ny as usize * width + nx as usize];
+                    if other != 0 && other != id {
+                        touching.insert(id);
+                        touching.insert(other);
+                    }
+                }
+            }
+        }
+    }
+    [all.len(), touching.len()]
+}
+
 /// Otsu's threshold of `values` (256 bins between their minimum and maximum): the value that
 /// maximises the between-class variance of the two sides. NaN for no values; the value itself
 /// when all are equal.
@@ -213,5 +242,17 @@ mod tests {
         let (foreground, ids) = otsu_instances(&image);
         assert_eq!(foreground.iter().filter(|&&f| f).count(), 4);
         assert_eq!(ids[..5], [1, 1, 0, 0, 2]);
+    }
+
+    #[test]
+    fn touching_objects_are_the_ones_next_to_another() {
+        #[rustfmt::skip]
+        let ids = [
+            1, 1, 0, 3, 0,
+            0, 2, 0, 0, 0,
+            0, 0, 0, 4, 4,
+        ];
+        // 1 and 2 touch diagonally; 3 and 4 are apart (a row between them).
+        assert_eq!(touching_objects(&ids, 3, 5), [4, 2]);
     }
 }

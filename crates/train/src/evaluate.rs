@@ -184,59 +184,7 @@ pub fn evaluate_model(
     }
     match (open(&data)?, model) {
         (Splits::Segmentation(splits), Model::UNet(unet)) => {
-            let mut pooled = [0.0f64; 4];
-            let mut matches = Vec::with_capacity(splits.valid.len());
-            // The Otsu-threshold baseline on the same images.
-            let mut otsu_pooled = [0.0f64; 4];
-            let mut otsu_matches = Vec::with_capacity(splits.valid.len());
-            for i in 0..splits.valid.len() {
-                let item = splits
-                    .valid
-                    .get(i)
-                    .map_err(|e| TrainError::invalid("validation item", format!("{i}: {e}")))?;
-                let (h, w) = (item.image.height, item.image.width);
-                let logits = mask_logits(unet, &item)?;
-                for (logit, truth) in logits.iter().zip(&item.mask) {
-                    pooled[pixel_class(*logit > 0.0, *truth != 0)] += 1.0;
-                }
-                // Objects of the truth: its instance ids, else the mask's components.
-                let truth = match &item.instances {
-                    Some(ids) => ids.clone(),
-                    None => {
-                        let mask: Vec<bool> = item.mask.iter().map(|&m| m != 0).collect();
-                        connected_components(&mask, h, w).0
-                    }
-                };
-                let predicted: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
-                let (predicted, _) = connected_components(&predicted, h, w);
-                matches.push(match_instances(&truth, &predicted));
-                let (otsu, otsu_ids) = skipnet_data::labels::otsu_instances(&item.image);
-                for (&on, &t) in otsu.iter().zip(&item.mask) {
-                    otsu_pooled[pixel_class(on, t != 0)] += 1.0;
-                }
-                otsu_matches.push(match_instances(&truth, &otsu_ids));
-            }
-            let [f1, dsb] = summarise(&matches);
-            let [otsu_f1, otsu_dsb] = summarise(&otsu_matches);
-            Ok(Evaluation {
-                items: matches.len(),
-                metrics: vec![
-                    ("dice".into(), MaskScore::Dice.from_counts(pooled)),
-                    ("iou".into(), MaskScore::IoU.from_counts(pooled)),
-                    (
-                        "pixel_accuracy".into(),
-                        MaskScore::PixelAccuracy.from_counts(pooled),
-                    ),
-                    ("f1_iou50".into(), 100.0 * f1),
-                    ("dsb2018".into(), 100.0 * dsb),
-                    ("otsu_dice".into(), MaskScore::Dice.from_counts(otsu_pooled)),
-                    ("otsu_iou".into(), MaskScore::IoU.from_counts(otsu_pooled)),
-                    ("otsu_f1_iou50".into(), 100.0 * otsu_f1),
-                    ("otsu_dsb2018".into(), 100.0 * otsu_dsb),
-                ],
-                classes: Vec::new(),
-                confusion: Vec::new(),
-            })
+            evaluate_segmenter(unet, splits.valid.as_ref())
         }
         (Splits::Classification(splits), model) if model.task() == Task::Classification => {
             classify_all(model, recipe, &data, splits)
@@ -251,6 +199,67 @@ pub fn evaluate_model(
             ),
         )),
     }
+}
+
+/// Scores `unet` on every item of `data`: pooled Dice, IoU and pixel accuracy, F1 at IoU 0.5
+/// and the DSB2018 score of its objects, and the same for the Otsu baseline on the same images
+/// (see [`Evaluation::metrics`]).
+pub fn evaluate_segmenter(
+    unet: &skipnet_models::UNet,
+    data: &dyn Dataset<skipnet_data::SegmentationItem>,
+) -> Result<Evaluation> {
+    let mut pooled = [0.0f64; 4];
+    let mut matches = Vec::with_capacity(data.len());
+    // The Otsu-threshold baseline on the same images.
+    let mut otsu_pooled = [0.0f64; 4];
+    let mut otsu_matches = Vec::with_capacity(data.len());
+    for i in 0..data.len() {
+        let item = data
+            .get(i)
+            .map_err(|e| TrainError::invalid("validation item", format!("{i}: {e}")))?;
+        let (h, w) = (item.image.height, item.image.width);
+        let logits = mask_logits(unet, &item)?;
+        for (logit, truth) in logits.iter().zip(&item.mask) {
+            pooled[pixel_class(*logit > 0.0, *truth != 0)] += 1.0;
+        }
+        // Objects of the truth: its instance ids, else the mask's components.
+        let truth = match &item.instances {
+            Some(ids) => ids.clone(),
+            None => {
+                let mask: Vec<bool> = item.mask.iter().map(|&m| m != 0).collect();
+                connected_components(&mask, h, w).0
+            }
+        };
+        let predicted: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
+        let (predicted, _) = connected_components(&predicted, h, w);
+        matches.push(match_instances(&truth, &predicted));
+        let (otsu, otsu_ids) = skipnet_data::labels::otsu_instances(&item.image);
+        for (&on, &t) in otsu.iter().zip(&item.mask) {
+            otsu_pooled[pixel_class(on, t != 0)] += 1.0;
+        }
+        otsu_matches.push(match_instances(&truth, &otsu_ids));
+    }
+    let [f1, dsb] = summarise(&matches);
+    let [otsu_f1, otsu_dsb] = summarise(&otsu_matches);
+    Ok(Evaluation {
+        items: matches.len(),
+        metrics: vec![
+            ("dice".into(), MaskScore::Dice.from_counts(pooled)),
+            ("iou".into(), MaskScore::IoU.from_counts(pooled)),
+            (
+                "pixel_accuracy".into(),
+                MaskScore::PixelAccuracy.from_counts(pooled),
+            ),
+            ("f1_iou50".into(), 100.0 * f1),
+            ("dsb2018".into(), 100.0 * dsb),
+            ("otsu_dice".into(), MaskScore::Dice.from_counts(otsu_pooled)),
+            ("otsu_iou".into(), MaskScore::IoU.from_counts(otsu_pooled)),
+            ("otsu_f1_iou50".into(), 100.0 * otsu_f1),
+            ("otsu_dsb2018".into(), 100.0 * otsu_dsb),
+        ],
+        classes: Vec::new(),
+        confusion: Vec::new(),
+    })
 }
 
 /// The index of a pixel in `[TP, FP, FN, TN]` counts.

@@ -91,12 +91,18 @@ pub const ADAMW_LR: f64 = 1e-3;
 /// optimiser steps an epoch instead of 23 at [`HE_BATCH_SIZE`].
 pub const SHORT_RUN_BATCH_SIZE: usize = 32;
 
+/// U-Net's batch size: segmentation data has few, large images, and every image holds many
+/// objects; small batches make many optimiser steps.
+pub const SEGMENTATION_BATCH_SIZE: usize = 8;
+
 /// The batch size `cargo xtask train` uses on `dataset` when none is given:
 /// [`SHORT_RUN_BATCH_SIZE`] on `synthetic-shapes` (few images, few epochs: steps matter more
-/// than batch statistics), He et al.'s [`HE_BATCH_SIZE`] everywhere else.
+/// than batch statistics), [`SEGMENTATION_BATCH_SIZE`] on the segmentation datasets, He et
+/// al.'s [`HE_BATCH_SIZE`] everywhere else.
 pub fn default_batch_size(dataset: DatasetKind) -> usize {
     match dataset {
         DatasetKind::SyntheticShapes => SHORT_RUN_BATCH_SIZE,
+        DatasetKind::SyntheticCells | DatasetKind::SegFolder => SEGMENTATION_BATCH_SIZE,
         _ => HE_BATCH_SIZE,
     }
 }
@@ -529,6 +535,7 @@ mod tests {
     fn short_runs_default_to_smaller_batches_with_linearly_scaled_rates() {
         assert_eq!(default_batch_size(DatasetKind::SyntheticShapes), 32);
         assert_eq!(default_batch_size(DatasetKind::Cifar10), 128);
+        assert_eq!(default_batch_size(DatasetKind::SyntheticCells), 8);
         assert_eq!(scaled_sgd_lr(128), 0.1);
         assert_eq!(scaled_sgd_lr(32), 0.025);
         assert_eq!(scaled_sgd_lr(256), 0.2);

@@ -82,7 +82,7 @@ pub(crate) fn gaussian_blur(plane: &mut [f32], h: usize, w: usize, sigma: f32) {
 use std::path::Path;
 
 use crate::error::{DataError, Result};
-use crate::image::{ImageU8, save_png};
+use crate::image::save_png;
 use crate::registry::DatasetKind;
 
 /// The built-in datasets' names, comma separated (for messages).
@@ -125,13 +125,18 @@ pub fn write_synthetic(
                     &item.image.to_u8(),
                     &out.join("images").join(format!("{i:06}.png")),
                 )?;
-                let mask = ImageU8 {
-                    channels: 1,
-                    height: item.image.height,
-                    width: item.image.width,
-                    data: item.mask.iter().map(|&m| m * 255).collect(),
-                };
-                save_png(&mask, &out.join("masks").join(format!("{i:06}.png")))?;
+                // The instance labels (16-bit, 0 = background), so that touching nuclei stay
+                // separate objects when read back.
+                let (h, w) = (item.image.height, item.image.width);
+                let ids = item.instances.clone().unwrap_or_else(|| {
+                    item.mask.iter().map(|&m| u32::from(m != 0)).collect()
+                });
+                crate::image::save_label_png(
+                    &ids,
+                    h,
+                    w,
+                    &out.join("masks").join(format!("{i:06}.png")),
+                )?;
             }
             Ok(2 * count)
         }
