@@ -154,7 +154,8 @@ impl DatasetKind {
     pub fn default_sizes(self) -> [Option<usize>; 2] {
         match self {
             DatasetKind::SyntheticShapes => [Some(3000), Some(500)],
-            DatasetKind::SyntheticCells => [Some(48), Some(12)],
+            // Batches of 8: 20 optimiser steps an epoch.
+            DatasetKind::SyntheticCells => [Some(160), Some(32)],
             _ => [None, None],
         }
     }
@@ -656,7 +657,7 @@ mod tests {
         let Splits::Segmentation(data) = open(&cells).unwrap() else {
             panic!("cells is a segmentation dataset")
         };
-        assert_eq!((data.train.len(), data.valid.len()), (48, 12));
+        assert_eq!((data.train.len(), data.valid.len()), (160, 32));
         assert_eq!(data.train.get(0).unwrap().image.height, 32);
         assert_eq!(data.crop, None);
     }

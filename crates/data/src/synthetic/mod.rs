@@ -128,9 +128,10 @@ pub fn write_synthetic(
                 // The instance labels (16-bit, 0 = background), so that touching nuclei stay
                 // separate objects when read back.
                 let (h, w) = (item.image.height, item.image.width);
-                let ids = item.instances.clone().unwrap_or_else(|| {
-                    item.mask.iter().map(|&m| u32::from(m != 0)).collect()
-                });
+                let ids = item
+                    .instances
+                    .clone()
+                    .unwrap_or_else(|| item.mask.iter().map(|&m| u32::from(m != 0)).collect());
                 crate::image::save_label_png(
                     &ids,
                     h,
