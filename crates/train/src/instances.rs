@@ -47,32 +47,52 @@ impl InstanceMatch {
     }
 }
 
+/// Areas of the objects of two label images and the areas of their pairwise overlaps.
+struct Overlaps {
+    truth_area: HashMap<u32, usize>,
+    predicted_area: HashMap<u32, usize>,
+    overlap: HashMap<(u32, u32), usize>,
+}
+
+impl Overlaps {
+    fn of(truth: &[u32], predicted: &[u32]) -> Self {
+        assert_eq!(
+            truth.len(),
+            predicted.len(),
+            "label images of the same size"
+        );
+        let mut o = Overlaps {
+            truth_area: HashMap::new(),
+            predicted_area: HashMap::new(),
+            overlap: HashMap::new(),
+        };
+        for (&t, &p) in truth.iter().zip(predicted) {
+            if t != 0 {
+                *o.truth_area.entry(t).or_default() += 1;
+            }
+            if p != 0 {
+                *o.predicted_area.entry(p).or_default() += 1;
+            }
+            if t != 0 && p != 0 {
+                *o.overlap.entry((t, p)).or_default() += 1;
+            }
+        }
+        o
+    }
+
+    /// IoU of true object `t` and predicted object `p` that overlap by `inter` pixels.
+    fn iou(&self, t: u32, p: u32, inter: usize) -> f64 {
+        inter as f64 / (self.truth_area[&t] + self.predicted_area[&p] - inter) as f64
+    }
+}
+
 /// Matches the objects of two label images of the same size (0 = background, any other
 /// value an object id).
 pub fn match_instances(truth: &[u32], predicted: &[u32]) -> InstanceMatch {
-    assert_eq!(
-        truth.len(),
-        predicted.len(),
-        "label images of the same size"
-    );
-    let mut truth_area: HashMap<u32, usize> = HashMap::new();
-    let mut predicted_area: HashMap<u32, usize> = HashMap::new();
-    let mut overlap: HashMap<(u32, u32), usize> = HashMap::new();
-    for (&t, &p) in truth.iter().zip(predicted) {
-        if t != 0 {
-            *truth_area.entry(t).or_default() += 1;
-        }
-        if p != 0 {
-            *predicted_area.entry(p).or_default() += 1;
-        }
-        if t != 0 && p != 0 {
-            *overlap.entry((t, p)).or_default() += 1;
-        }
-    }
+    let o = Overlaps::of(truth, predicted);
     let mut true_positives = [0usize; 10];
-    for (&(t, p), &inter) in &overlap {
-        let union = truth_area[&t] + predicted_area[&p] - inter;
-        let iou = inter as f64 / union as f64;
+    for (&(t, p), &inter) in &o.overlap {
+        let iou = o.iou(t, p, inter);
         // Above 0.5 a pair is unique on both sides: no assignment needed.
         for (i, &threshold) in IOU_THRESHOLDS.iter().enumerate() {
             if iou > threshold {
@@ -81,10 +101,145 @@ pub fn match_instances(truth: &[u32], predicted: &[u32]) -> InstanceMatch {
         }
     }
     InstanceMatch {
-        truth: truth_area.len(),
-        predicted: predicted_area.len(),
+        truth: o.truth_area.len(),
+        predicted: o.predicted_area.len(),
         true_positives,
     }
+}
+
+/// What a predicted object is, judged against the true objects (for [`object_overlay`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectFate {
+    /// IoU above 0.5 with one true object.
+    Matched,
+    /// Covers most (> 50 %) of two or more true objects: touching objects merged.
+    Merged,
+    /// One of two or more predicted objects that each cover a fifth or more of the same true
+    /// object: an object split.
+    Split,
+    /// None of the above (a false positive, or a poor outline).
+    Other,
+}
+
+/// The fate of each predicted object (by id) against `truth` (label images of one size).
+pub fn object_fates(truth: &[u32], predicted: &[u32]) -> HashMap<u32, ObjectFate> {
+    let o = Overlaps::of(truth, predicted);
+    // True objects cut into several predicted pieces of a fifth or more each.
+    let mut pieces: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (&(t, p), &inter) in &o.overlap {
+        if inter * 5 >= o.truth_area[&t] {
+            pieces.entry(t).or_default().push(p);
+        }
+    }
+    let split: std::collections::HashSet<u32> = pieces
+        .values()
+        .filter(|ps| ps.len() >= 2)
+        .flatten()
+        .copied()
+        .collect();
+    o.predicted_area
+        .keys()
+        .map(|&p| {
+            let mine = o.overlap.iter().filter(|((_, q), _)| *q == p);
+            let mostly_covered = mine
+                .clone()
+                .filter(|((t, _), inter)| **inter * 2 > o.truth_area[t])
+                .count();
+            let matched = mine
+                .clone()
+                .any(|(&(t, q), &inter)| o.iou(t, q, inter) > 0.5);
+            let fate = if mostly_covered >= 2 {
+                ObjectFate::Merged
+            } else if split.contains(&p) {
+                ObjectFate::Split
+            } else if matched {
+                ObjectFate::Matched
+            } else {
+                ObjectFate::Other
+            };
+            (p, fate)
+        })
+        .collect()
+}
+
+/// An RGB picture of `image` (grey, channels averaged) with each predicted object's outline
+/// coloured by its [`ObjectFate`] — matched green, merged red, split orange, other blue — and
+/// the true objects that no predicted object matches outlined yellow.
+pub fn object_overlay(
+    image: &skipnet_data::image::ImageF32,
+    truth: &[u32],
+    predicted: &[u32],
+) -> skipnet_data::image::ImageU8 {
+    let (h, w) = (image.height, image.width);
+    let pixels = h * w;
+    let fates = object_fates(truth, predicted);
+    let grey: Vec<u8> = (0..pixels)
+        .map(|p| {
+            let v = (0..image.channels)
+                .map(|c| image.data[c * pixels + p])
+                .sum::<f32>()
+                / image.channels.max(1) as f32;
+            (v.clamp(0.0, 1.0) * 200.0) as u8
+        })
+        .collect();
+    let mut rgb = [grey.clone(), grey.clone(), grey];
+    let edge = |labels: &[u32], p: usize| {
+        let (y, x) = (p / w, p % w);
+        let id = labels[p];
+        id != 0
+            && [(0isize, 1isize), (0, -1), (1, 0), (-1, 0)]
+                .iter()
+                .any(|&(dy, dx)| {
+                    let (ny, nx) = (y as isize + dy, x as isize + dx);
+                    ny < 0
+                        || nx < 0
+                        || ny >= h as isize
+                        || nx >= w as isize
+                        || labels[ny as usize * w + nx as usize] != id
+                })
+    };
+    // True objects matched by no prediction (IoU ≤ 0.5 with every one).
+    let matched_truth: std::collections::HashSet<u32> = match_pairs(truth, predicted)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    let mut paint = |p: usize, colour: [u8; 3]| {
+        for c in 0..3 {
+            rgb[c][p] = colour[c];
+        }
+    };
+    for p in 0..pixels {
+        if edge(truth, p) && !matched_truth.contains(&truth[p]) {
+            paint(p, [255, 220, 0]);
+        }
+    }
+    for p in 0..pixels {
+        if edge(predicted, p) {
+            let colour = match fates.get(&predicted[p]) {
+                Some(ObjectFate::Matched) => [40, 210, 60],
+                Some(ObjectFate::Merged) => [235, 30, 30],
+                Some(ObjectFate::Split) => [255, 140, 0],
+                _ => [60, 120, 255],
+            };
+            paint(p, colour);
+        }
+    }
+    skipnet_data::image::ImageU8 {
+        channels: 3,
+        height: h,
+        width: w,
+        data: rgb.concat(),
+    }
+}
+
+/// The `(true id, predicted id)` pairs with IoU above 0.5.
+fn match_pairs(truth: &[u32], predicted: &[u32]) -> Vec<(u32, u32)> {
+    let o = Overlaps::of(truth, predicted);
+    o.overlap
+        .iter()
+        .filter(|&(&(t, p), &inter)| o.iou(t, p, inter) > 0.5)
+        .map(|(&pair, _)| pair)
+        .collect()
 }
 
 /// The set's instance metrics: F1 at IoU 0.5 (pooled counts) and the DSB2018 score (mean
@@ -153,5 +308,50 @@ mod tests {
         // Nothing on either side counts as perfect; an empty set is NaN.
         assert_eq!(match_instances(&[0; 4], &[0; 4]).dsb2018(), 1.0);
         assert!(summarise(&[])[0].is_nan());
+    }
+
+    #[test]
+    fn merged_and_split_objects_are_told_apart() {
+        let (h, w) = (20, 30);
+        let truth = labels(h, w, &[(1, 2, 2, 5, 5), (2, 2, 8, 5, 5), (3, 12, 2, 6, 12)]);
+        // Object 1 and 2 merged into 7; object 3 split into 8 and 9; 4 a false positive.
+        let predicted = labels(
+            h,
+            w,
+            &[
+                (7, 2, 2, 5, 11),
+                (8, 12, 2, 6, 6),
+                (9, 12, 8, 6, 6),
+                (4, 0, 25, 3, 3),
+            ],
+        );
+        let fates = object_fates(&truth, &predicted);
+        assert_eq!(fates[&7], ObjectFate::Merged);
+        assert_eq!(
+            (fates[&8], fates[&9]),
+            (ObjectFate::Split, ObjectFate::Split)
+        );
+        assert_eq!(fates[&4], ObjectFate::Other);
+        let perfect = object_fates(&truth, &truth);
+        assert!(perfect.values().all(|f| *f == ObjectFate::Matched));
+        let image = skipnet_data::image::ImageF32 {
+            channels: 1,
+            height: h,
+            width: w,
+            data: vec![0.5; h * w],
+        };
+        let overlay = object_overlay(&image, &truth, &predicted);
+        assert_eq!(overlay.shape(), [3, h, w]);
+        // The merged object's outline is red at its corner (2, 2).
+        let p = 2 * w + 2;
+        let pixels = h * w;
+        assert_eq!(
+            [
+                overlay.data[p],
+                overlay.data[pixels + p],
+                overlay.data[2 * pixels + p]
+            ],
+            [235, 30, 30]
+        );
     }
 }

@@ -206,6 +206,24 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
                 "overlays: {overlays} images in {}",
                 folder.overlays_dir().display()
             );
+            // The objects too, and the Otsu baseline on the same images.
+            let eval = crate::evaluate::evaluate_segmenter(&unet, data.valid.as_ref())?;
+            let path = folder.path().join("validation.json");
+            let text = serde_json::to_string_pretty(&eval.to_json())
+                .map_err(|e| TrainError::file(&path, format!("cannot serialise: {e}")))?;
+            crate::history::write_atomically(&path, text.as_bytes())
+                .map_err(|e| TrainError::file(&path, format!("cannot write: {e}")))?;
+            println!(
+                "validation objects ({} images): F1@0.5 {:.2} %, DSB2018 {:.2} %  |  Otsu \
+                 baseline: Dice {:.2} %, F1@0.5 {:.2} %, DSB2018 {:.2} %  ({})",
+                eval.items,
+                eval.get("f1_iou50"),
+                eval.get("dsb2018"),
+                eval.get("otsu_dice"),
+                eval.get("otsu_f1_iou50"),
+                eval.get("otsu_dsb2018"),
+                path.display()
+            );
             (result.history, Model::UNet(unet))
         }
         Splits::Classification(data) => {

@@ -123,6 +123,17 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
             }
             results.push((name.to_string(), set.clone(), eval));
         }
+        for (s, (_, data)) in sets.iter().enumerate() {
+            object_overlays(
+                &overlays,
+                &format!("objects-w0-{w0}-set{s}"),
+                *data,
+                Some(unet),
+            )?;
+            if v == 0 {
+                object_overlays(&overlays, &format!("objects-otsu-set{s}"), *data, None)?;
+            }
+        }
         let prefix = format!("w0-{w0}-synthetic");
         score_masks(unet, &held_out, test_size, Some((&overlays, &prefix, 3)))?;
         if let Some(real) = &real {
@@ -135,6 +146,23 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
         }
         runs.push(run);
     }
+    // Grouped by evaluation set, Otsu first, then the U-Nets in order.
+    let set_order: Vec<String> = sets.iter().map(|(name, _)| name.clone()).collect();
+    let method_rank = |m: &str| {
+        VARIANTS
+            .iter()
+            .position(|(name, _)| *name == m)
+            .map_or(0, |i| i + 1)
+    };
+    results.sort_by_key(|(method, set, _)| {
+        (
+            set_order
+                .iter()
+                .position(|s| s == set)
+                .unwrap_or(usize::MAX),
+            method_rank(method),
+        )
+    });
     let mut table = Table::new(&[
         "method",
         "evaluation set",
@@ -210,14 +238,56 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
         })
         .collect();
     report.sections.push(format!(
-        "## Results\n\n{}\n{findings}\n\n![validation Dice](segmentation.png)\n\nOverlays of the \
-         same held-out image (yellow: true positive, red: false positive, green: false \
-         negative):\n\n{}\n\nRaw numbers: `segmentation.csv`; all overlays in `overlays/`.",
+        "## Results\n\n{}\n{findings}\n\n![validation Dice](segmentation.png)\n\nThe same \
+         held-out image for each method: pixels (yellow: true positive, red: false positive, \
+         green: false negative) and objects (outlines: green matched at IoU > 0.5, red merged \
+         — covering most of two or more true nuclei —, orange split, blue other; yellow: a \
+         true nucleus no object matches):\n\n{}\n\nRaw numbers: `segmentation.csv`; all \
+         overlays in `overlays/` (`objects-*-set1_*` are the real images of `--eval-dir`).",
         table.markdown(),
         pictures.join("\n\n")
     ));
     report.write(&setup.dir)
 }
+
+/// Object overlays of the first [`OBJECT_OVERLAYS`] items of `data`: `unet`'s objects (the
+/// components of its mask), or Otsu's with `None`, outlined by their fate — matched green,
+/// merged red, split orange, other blue; missed true objects yellow.
+fn object_overlays(
+    dir: &std::path::Path,
+    prefix: &str,
+    data: &dyn burn::data::dataset::Dataset<skipnet_data::SegmentationItem>,
+    unet: Option<&skipnet_models::UNet>,
+) -> Result<()> {
+    use skipnet_data::labels::{connected_components, otsu_instances};
+    for i in 0..data.len().min(OBJECT_OVERLAYS) {
+        let item = data
+            .get(i)
+            .map_err(|e| anyhow::anyhow!("item {i} of the evaluation set: {e}"))?;
+        let (h, w) = (item.image.height, item.image.width);
+        let truth = match &item.instances {
+            Some(ids) => ids.clone(),
+            None => {
+                let on: Vec<bool> = item.mask.iter().map(|&m| m != 0).collect();
+                connected_components(&on, h, w).0
+            }
+        };
+        let predicted = match unet {
+            Some(unet) => {
+                let logits = skipnet_train::segmentation::mask_logits(unet, &item)?;
+                let on: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
+                connected_components(&on, h, w).0
+            }
+            None => otsu_instances(&item.image).1,
+        };
+        let overlay = skipnet_train::instances::object_overlay(&item.image, &truth, &predicted);
+        skipnet_data::image::save_png(&overlay, &dir.join(format!("{prefix}_{i:03}.png")))?;
+    }
+    Ok(())
+}
+
+/// Object overlays written per method and evaluation set.
+const OBJECT_OVERLAYS: usize = 3;
 
 /// The Otsu figures of an evaluation, under the U-Net's keys.
 fn otsu_of(eval: &skipnet_train::Evaluation) -> skipnet_train::Evaluation {
