@@ -26,7 +26,7 @@ fn every_experiment_writes_report_csv_and_plots() {
         ),
         (
             "segmentation",
-            "set,image,dice,iou",
+            "method,set,images,dice,iou,f1_iou50,dsb2018",
             &["segmentation.png"][..],
         ),
         (

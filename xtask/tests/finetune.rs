@@ -208,7 +208,11 @@ fn fine_tune_pytorch_weights_on_train_and_val_folders_then_eval_and_predict_with
     for (args, expected) in [
         (
             vec!["--image", "data/val/bee/0.png", "--output", "mask.png"],
-            "--output writes a unet mask",
+            "--output and --instances write a unet's mask and objects",
+        ),
+        (
+            vec!["--image", "data/val/bee/0.png", "--instances", "labels.png"],
+            "--output and --instances write a unet's mask and objects",
         ),
         (
             vec!["--image", "data/val/bee/0.png", "--num-classes", "5"],
