@@ -270,13 +270,7 @@ impl SegmentationBatcher {
         for (b, item) in items.into_iter().enumerate() {
             let (ih, iw) = (item.image.height, item.image.width);
             if let (Some(border), Some(weights)) = (self.border, weights.as_mut()) {
-                let ids = match &item.instances {
-                    Some(ids) => ids.clone(),
-                    None => {
-                        let on: Vec<bool> = item.mask.iter().map(|&m| m != 0).collect();
-                        crate::labels::connected_components(&on, ih, iw).0
-                    }
-                };
+                let ids = item.instance_ids();
                 let map = crate::weightmap::unet_weight_map(&ids, ih, iw, border.w0, border.sigma);
                 for y in 0..ih {
                     let dst = (b * h + y) * w;

@@ -23,6 +23,18 @@ pub struct SegmentationItem {
 }
 
 impl SegmentationItem {
+    /// The objects' ids, row-major (0 = background): the item's instance ids, or, when it has
+    /// none, the 8-connected components of its mask.
+    pub fn instance_ids(&self) -> Vec<u32> {
+        match &self.instances {
+            Some(ids) => ids.clone(),
+            None => {
+                let on: Vec<bool> = self.mask.iter().map(|&m| m != 0).collect();
+                crate::labels::connected_components(&on, self.image.height, self.image.width).0
+            }
+        }
+    }
+
     /// Fraction of foreground pixels.
     pub fn foreground_fraction(&self) -> f64 {
         if self.mask.is_empty() {

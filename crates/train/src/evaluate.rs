@@ -14,7 +14,7 @@ use crate::backend::Backend;
 use crate::error::{Result, TrainError};
 use crate::folder::{ModelRecipe, RunFolder};
 use crate::instances::{connected_components, match_instances, summarise};
-use crate::segmentation::{MaskScore, mask_logits};
+use crate::segmentation::{MaskScore, mask_logits, pixel_class};
 
 /// Images per forward pass when scoring a classifier.
 pub const EVAL_BATCH: usize = 64;
@@ -223,13 +223,7 @@ pub fn evaluate_segmenter(
             pooled[pixel_class(*logit > 0.0, *truth != 0)] += 1.0;
         }
         // Objects of the truth: its instance ids, else the mask's components.
-        let truth = match &item.instances {
-            Some(ids) => ids.clone(),
-            None => {
-                let mask: Vec<bool> = item.mask.iter().map(|&m| m != 0).collect();
-                connected_components(&mask, h, w).0
-            }
-        };
+        let truth = item.instance_ids();
         let predicted: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
         let (predicted, _) = connected_components(&predicted, h, w);
         matches.push(match_instances(&truth, &predicted));
@@ -260,16 +254,6 @@ pub fn evaluate_segmenter(
         classes: Vec::new(),
         confusion: Vec::new(),
     })
-}
-
-/// The index of a pixel in `[TP, FP, FN, TN]` counts.
-fn pixel_class(predicted: bool, truth: bool) -> usize {
-    match (predicted, truth) {
-        (true, true) => 0,
-        (true, false) => 1,
-        (false, true) => 2,
-        (false, false) => 3,
-    }
 }
 
 fn classify_all(

@@ -310,6 +310,16 @@ impl InferenceStep for SegmentationModel {
 /// Pixel counts `[TP, FP, FN, TN]` of one image (prediction: logit > 0).
 pub type PixelCounts = [f64; 4];
 
+/// The index in [`PixelCounts`] of a pixel predicted `predicted` whose truth is `truth`.
+pub fn pixel_class(predicted: bool, truth: bool) -> usize {
+    match (predicted, truth) {
+        (true, true) => 0,
+        (true, false) => 1,
+        (false, true) => 2,
+        (false, false) => 3,
+    }
+}
+
 /// Runs `unet` on the first `items` items of `data` and returns each one's [`PixelCounts`];
 /// with `overlays = (dir, prefix, n)`, also saves the first `n` as overlay PNGs
 /// `dir/{prefix}_{i:03}.png` (grey image, TP yellow, FP red, FN green).
@@ -329,13 +339,7 @@ pub fn score_masks(
         let logits = mask_logits(unet, &item)?;
         let mut counts = [0.0f64; 4];
         for (logit, mask) in logits.iter().zip(&item.mask) {
-            let (pred, truth) = (*logit > 0.0, *mask != 0);
-            counts[match (pred, truth) {
-                (true, true) => 0,
-                (true, false) => 1,
-                (false, true) => 2,
-                (false, false) => 3,
-            }] += 1.0;
+            counts[pixel_class(*logit > 0.0, *mask != 0)] += 1.0;
         }
         scores.push(counts);
         let Some((dir, prefix, limit)) = overlays else {

@@ -265,13 +265,7 @@ fn object_overlays(
             .get(i)
             .map_err(|e| anyhow::anyhow!("item {i} of the evaluation set: {e}"))?;
         let (h, w) = (item.image.height, item.image.width);
-        let truth = match &item.instances {
-            Some(ids) => ids.clone(),
-            None => {
-                let on: Vec<bool> = item.mask.iter().map(|&m| m != 0).collect();
-                connected_components(&on, h, w).0
-            }
-        };
+        let truth = item.instance_ids();
         let predicted = match unet {
             Some(unet) => {
                 let logits = skipnet_train::segmentation::mask_logits(unet, &item)?;
