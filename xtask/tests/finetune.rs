@@ -384,6 +384,17 @@ fn imagenet_weights_predict_with_torchvisions_preprocessing_and_class_names() {
         .zip(&theirs.data)
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     eprintln!("predict --image vs torchvision's tensor: max |Δ| {diff} of logits up to {scale}");
+    // `SKIPNET_RESULTS=docs/results cargo test -p xtask --test finetune imagenet` records it.
+    if let Some(dir) = std::env::var_os("SKIPNET_RESULTS") {
+        let json = serde_json::json!({
+            "command": "SKIPNET_RESULTS=docs/results cargo test -p xtask --test finetune imagenet",
+            "what": "cargo xtask predict resnet18 (random torchvision-layout weights) on crates/data/tests/fixtures/preprocess/chelsea.png via --image (skipnet's imagenet preset) vs via --input-npy of torchvision's tensor of the same photo; logits [1, 1000]",
+            "max_abs_logit_diff": diff,
+            "max_abs_logit": scale,
+        });
+        let path = repo().join(dir).join("predict-parity.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap() + "\n").unwrap();
+    }
     assert!(
         diff <= 0.02 * scale,
         "max |Δ| {diff} of logits up to {scale}"
