@@ -389,10 +389,9 @@ pub fn latest_checkpoint(dir: &std::path::Path) -> Option<usize> {
     checkpoint_epochs(dir).into_iter().next()
 }
 
-/// Epochs with all three checkpoint files, latest first.
-fn checkpoint_epochs(dir: &std::path::Path) -> Vec<usize> {
-    let folder = dir.join("checkpoint");
-    let Ok(entries) = std::fs::read_dir(&folder) else {
+/// Epochs whose model checkpoint (`checkpoint/model-<epoch>.bpk`) is in `dir`, in order.
+pub fn model_checkpoint_epochs(dir: &std::path::Path) -> Vec<usize> {
+    let Ok(entries) = std::fs::read_dir(dir.join("checkpoint")) else {
         return Vec::new();
     };
     let mut epochs: Vec<usize> = entries
@@ -403,13 +402,23 @@ fn checkpoint_epochs(dir: &std::path::Path) -> Vec<usize> {
                 .parse::<usize>()
                 .ok()
         })
+        .collect();
+    epochs.sort_unstable();
+    epochs
+}
+
+/// Epochs with all three checkpoint files, latest first.
+fn checkpoint_epochs(dir: &std::path::Path) -> Vec<usize> {
+    let folder = dir.join("checkpoint");
+    let mut epochs: Vec<usize> = model_checkpoint_epochs(dir)
+        .into_iter()
         .filter(|epoch| {
             ["optim", "scheduler"]
                 .iter()
                 .all(|part| folder.join(format!("{part}-{epoch}.bpk")).is_file())
         })
         .collect();
-    epochs.sort_unstable_by(|a, b| b.cmp(a));
+    epochs.reverse();
     epochs
 }
 

@@ -338,20 +338,7 @@ impl RunFolder {
 
     /// The epochs whose model checkpoint is in the folder, in order.
     pub fn checkpoint_models(&self) -> Vec<usize> {
-        let Ok(entries) = std::fs::read_dir(self.dir.join("checkpoint")) else {
-            return Vec::new();
-        };
-        let mut epochs: Vec<usize> = entries
-            .filter_map(|e| {
-                let name = e.ok()?.file_name().into_string().ok()?;
-                name.strip_prefix("model-")?
-                    .strip_suffix(".bpk")?
-                    .parse()
-                    .ok()
-            })
-            .collect();
-        epochs.sort_unstable();
-        epochs
+        crate::fit::model_checkpoint_epochs(&self.dir)
     }
 
     /// The epoch with the highest validation [`best_metric`] in `metrics.csv` whose model
