@@ -65,14 +65,9 @@ fn dataset_spec(args: &EvalArgs) -> Result<DatasetSpec> {
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let mut data = dataset_spec(args)?;
+    let data = dataset_spec(args)?;
     let device = args.backend.backend().device()?;
     let (model, recipe, weights) = args.model.load(&device)?;
-    // Only the validation split is scored: with the model's own preparation known, generate
-    // the least of a synthetic training split (which would only set a normalisation).
-    if data.kind.is_synthetic() && recipe.preprocessing.is_some() {
-        data.train_size = Some(1);
-    }
     let model = model.valid();
     let eval = evaluate_model(&model, &recipe, &data)?;
     println!(

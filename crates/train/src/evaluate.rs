@@ -181,6 +181,10 @@ pub fn evaluate_model(
         if data.kind == DatasetKind::Folder {
             data.image_size.get_or_insert(p.input[1]);
         }
+        // Only the validation split is scored, and the model brings its normalisation: open
+        // the least of the training split (opening measures a normalisation over up to 1,000
+        // of its images, decoding each).
+        data.train_size = Some(1);
     }
     match (open(&data)?, model) {
         (Splits::Segmentation(splits), Model::UNet(unet)) => {

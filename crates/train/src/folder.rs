@@ -289,11 +289,12 @@ impl RunFolder {
         choice: CheckpointChoice,
         device: &Device,
     ) -> Result<(Model, ModelRecipe, PathBuf, Option<usize>)> {
+        if choice == CheckpointChoice::Last && self.model_path().is_file() {
+            let (model, recipe) = self.load_model(device)?;
+            return Ok((model, recipe, self.model_path(), None));
+        }
+        let recipe = self.recipe()?;
         let epoch = match choice {
-            CheckpointChoice::Last if self.model_path().is_file() => {
-                let (model, recipe) = self.load_model(device)?;
-                return Ok((model, recipe, self.model_path(), None));
-            }
             CheckpointChoice::Last => self.latest_checkpoint().ok_or_else(|| {
                 TrainError::file(
                     self.path(),
@@ -301,10 +302,9 @@ impl RunFolder {
                      that has not finished an epoch",
                 )
             })?,
-            CheckpointChoice::Best => self.best_epoch()?.0,
+            CheckpointChoice::Best => self.best_epoch_for(recipe.config.task())?.0,
             CheckpointChoice::Epoch(n) => n,
         };
-        let recipe = self.recipe()?;
         let path = self.checkpoint_path(epoch);
         if !path.is_file() {
             let kept: Vec<String> = self
@@ -345,8 +345,12 @@ impl RunFolder {
     /// checkpoint the folder keeps (the run keeps it: see `fit`), the metric's name and value.
     /// Ties go to the latest epoch.
     pub fn best_epoch(&self) -> Result<(usize, &'static str, f64)> {
-        let recipe = self.recipe()?;
-        let metric = best_metric(recipe.config.task());
+        self.best_epoch_for(self.recipe()?.config.task())
+    }
+
+    /// [`Self::best_epoch`] of a run whose model does `task`.
+    fn best_epoch_for(&self, task: Task) -> Result<(usize, &'static str, f64)> {
+        let metric = best_metric(task);
         let kept = self.checkpoint_models();
         let best = self
             .history()?
