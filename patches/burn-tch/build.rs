@@ -98,6 +98,16 @@ impl SystemInfo {
             let lib = env_var_rerun("LIBTORCH_LIB")
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| libtorch.clone());
+            // skipnet patch (PATCHES.md): torch-sys's DEP_TCH_LIBTORCH_LIB is libtorch's `lib`
+            // folder, whose headers are in the sibling `include`.
+            let includes = if !includes.join("include").is_dir()
+                && includes.ends_with("lib")
+                && let Some(parent) = includes.parent()
+            {
+                parent.to_path_buf()
+            } else {
+                includes
+            };
             libtorch_include_dirs.push(includes.join("include"));
             libtorch_include_dirs.push(includes.join("include/torch/csrc/api/include"));
             if lib.ends_with("lib") {
@@ -145,6 +155,19 @@ impl SystemInfo {
             "src/cuda_hack/fake_cuda_dependency.cpp"
         };
         println!("cargo:rerun-if-changed={cuda_dependency}");
+        // skipnet patch (PATCHES.md): the native backward shim, where libtorch's headers are.
+        let native_backward = "src/native/backward.cpp";
+        println!("cargo:rerun-if-changed={native_backward}");
+        let has_headers = self
+            .libtorch_include_dirs
+            .iter()
+            .any(|dir| dir.join("ATen/ops/convolution_backward.h").is_file());
+        let files: Vec<&str> = if has_headers {
+            println!("cargo:rustc-cfg=burn_tch_native_backward");
+            vec![cuda_dependency, native_backward]
+        } else {
+            vec![cuda_dependency]
+        };
 
         match self.os {
             Os::Linux | Os::Macos => {
@@ -156,7 +179,7 @@ impl SystemInfo {
                     .flag(format!("-Wl,-rpath={}", self.libtorch_lib_dir.display()))
                     .flag("-std=c++17")
                     .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", self.cxx11_abi))
-                    .files(&[cuda_dependency])
+                    .files(&files)
                     .compile("burn-tch");
             }
             Os::Windows => {
@@ -166,7 +189,7 @@ impl SystemInfo {
                     .warnings(false)
                     .includes(&self.libtorch_include_dirs)
                     .flag("/std:c++17")
-                    .files(&[cuda_dependency])
+                    .files(&files)
                     .compile("burn-tch");
             }
         };
@@ -208,6 +231,7 @@ fn check_out_dir() -> Option<PathBuf> {
 }
 
 fn main() {
+    println!("cargo::rustc-check-cfg=cfg(burn_tch_native_backward)");
     let system_info = SystemInfo::new();
     let out_dir = env_var_rerun("OUT_DIR").expect("Failed to get out dir");
 

@@ -6,6 +6,13 @@ impl ActivationOps<Self> for LibTorch {
         tensor.unary_ops(|mut tensor| tensor.relu_(), |tensor| tensor.relu())
     }
 
+    // skipnet patch (PATCHES.md): one `threshold_backward` pass (what PyTorch's autograd runs)
+    // instead of a comparison and a masked fill.
+    fn relu_backward(output: TchTensor, grad: TchTensor) -> TchTensor {
+        // `self` of tch's binding is the forward tensor: at::threshold_backward(grad, output, 0).
+        TchTensor::new(output.tensor.threshold_backward(&grad.tensor, 0))
+    }
+
     fn gelu(tensor: TchTensor) -> TchTensor {
         tensor.unary_ops(
             |mut tensor| tensor.gelu_("none"),

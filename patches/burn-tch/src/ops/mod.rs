@@ -3,6 +3,8 @@ mod base;
 mod bool_tensor;
 mod int_tensor;
 mod module;
+#[cfg(burn_tch_native_backward)]
+mod native;
 mod qtensor;
 mod tensor;
 mod transaction;

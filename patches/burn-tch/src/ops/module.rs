@@ -2,10 +2,10 @@ use crate::{IntoKind, LibTorch, TchTensor};
 use burn_backend::{
     IntDType, TensorMetadata,
     ops::{
-        AttentionModuleOptions, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
-        DeformConvOptions, InterpolateMode, InterpolateOptions, MaxPool1dWithIndices,
-        MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps, attention::attention_fallback,
-        conv::pad_asymmetric_conv_input,
+        AttentionModuleOptions, BatchNormTrain, BatchNormTrainBackward, ConvOptions,
+        ConvTransposeOptions, DeformConv2dBackward, DeformConvOptions, InterpolateMode,
+        InterpolateOptions, MaxPool1dWithIndices, MaxPool2dBackward, MaxPool2dWithIndices,
+        ModuleOps, attention::attention_fallback, conv::pad_asymmetric_conv_input,
     },
     tensor::{FloatTensor, IntTensor},
 };
@@ -99,6 +99,152 @@ impl ModuleOps<Self> for LibTorch {
         );
 
         TchTensor::new(tensor)
+    }
+
+    // skipnet patch (PATCHES.md): conv2d gradients through `at::convolution_backward`, the
+    // kernel PyTorch's autograd runs, instead of Burn's transposed/swapped convolutions.
+    #[cfg(burn_tch_native_backward)]
+    fn conv2d_x_backward(
+        x: TchTensor,
+        weight: TchTensor,
+        output_grad: TchTensor,
+        options: ConvOptions<2>,
+    ) -> TchTensor {
+        let input_shape = x.tensor.size();
+        let asymmetric = options.is_asymmetric();
+        let padding_begin = options.padding_begin();
+        let (x, options) = pad_asymmetric_conv_input::<LibTorch, 2>(x, options);
+        let grad = super::native::convolution_backward(
+            &x,
+            &weight,
+            &output_grad,
+            options.stride,
+            options.padding_begin(),
+            options.dilation,
+            options.groups,
+            super::native::ConvGradient::Input,
+        );
+        if !asymmetric {
+            return grad;
+        }
+        // The gradient of the explicitly padded input, cropped back to the input.
+        let mut tensor = grad.tensor;
+        for (axis, begin) in padding_begin.iter().enumerate() {
+            tensor = tensor.narrow(axis as i64 + 2, *begin as i64, input_shape[axis + 2]);
+        }
+        TchTensor::new(tensor.contiguous())
+    }
+
+    // skipnet patch (PATCHES.md): see `conv2d_x_backward`.
+    #[cfg(burn_tch_native_backward)]
+    fn conv2d_weight_backward(
+        x: TchTensor,
+        weight: TchTensor,
+        output_grad: TchTensor,
+        options: ConvOptions<2>,
+    ) -> TchTensor {
+        let (x, options) = pad_asymmetric_conv_input::<LibTorch, 2>(x, options);
+        super::native::convolution_backward(
+            &x,
+            &weight,
+            &output_grad,
+            options.stride,
+            options.padding_begin(),
+            options.dilation,
+            options.groups,
+            super::native::ConvGradient::Weight,
+        )
+    }
+
+    // skipnet patch (PATCHES.md): one reduction over batch and space, no transposed copy.
+    fn conv2d_bias_backward(_x: TchTensor, bias: TchTensor, output_grad: TchTensor) -> TchTensor {
+        let kind = bias.tensor.kind();
+        let grad = output_grad
+            .tensor
+            .sum_dim_intlist([0i64, 2, 3].as_slice(), false, kind);
+        TchTensor::new(grad.reshape(bias.tensor.size()))
+    }
+
+    // skipnet patch (PATCHES.md): inference batch norm as libtorch's one fused pass over the
+    // running statistics instead of five element-wise passes.
+    fn batch_norm(
+        x: TchTensor,
+        gamma: TchTensor,
+        beta: TchTensor,
+        mean: TchTensor,
+        variance: TchTensor,
+        epsilon: f64,
+    ) -> TchTensor {
+        let tensor = tch::Tensor::batch_norm(
+            &x.tensor,
+            Some(&gamma.tensor),
+            Some(&beta.tensor),
+            Some(&mean.tensor),
+            Some(&variance.tensor),
+            false,
+            0.0,
+            epsilon,
+            true,
+        );
+        TchTensor::new(tensor)
+    }
+
+    // skipnet patch (PATCHES.md): training batch norm through `at::native_batch_norm` (the
+    // statistics and the normalisation in libtorch's kernel). Burn wants the biased variance,
+    // recovered from the saved 1/sqrt(var + eps) over `[channels]` values. Half-precision
+    // inputs compute in f32, as PyTorch's CPU kernels accumulate them.
+    #[cfg(burn_tch_native_backward)]
+    fn batch_norm_train(
+        x: TchTensor,
+        gamma: TchTensor,
+        beta: TchTensor,
+        epsilon: f64,
+    ) -> BatchNormTrain<Self> {
+        let kind = x.tensor.kind();
+        let compute = batch_norm_compute_kind(kind);
+        let (output, mean, invstd) = tch::Tensor::native_batch_norm(
+            &x.tensor.to_kind(compute),
+            Some(&gamma.tensor.to_kind(compute)),
+            Some(&beta.tensor.to_kind(compute)),
+            None::<&tch::Tensor>,
+            None::<&tch::Tensor>,
+            true,
+            0.0,
+            epsilon,
+        );
+        let variance = invstd.square().reciprocal() - epsilon;
+        BatchNormTrain::new(
+            TchTensor::new(output.to_kind(kind)),
+            TchTensor::new(mean.to_kind(kind)),
+            TchTensor::new(variance.to_kind(kind)),
+        )
+    }
+
+    // skipnet patch (PATCHES.md): batch norm gradients through
+    // `at::native_batch_norm_backward` instead of a dozen element-wise passes.
+    #[cfg(burn_tch_native_backward)]
+    fn batch_norm_train_backward(
+        x: TchTensor,
+        gamma: TchTensor,
+        mean: TchTensor,
+        variance: TchTensor,
+        epsilon: f64,
+        output_grad: TchTensor,
+    ) -> BatchNormTrainBackward<Self> {
+        let kind = x.tensor.kind();
+        let compute = batch_norm_compute_kind(kind);
+        let cast = |t: &TchTensor| TchTensor::new(t.tensor.to_kind(compute));
+        let invstd = (variance.tensor.to_kind(compute) + epsilon).rsqrt();
+        let [x_grad, gamma_grad, beta_grad] = super::native::batch_norm_backward(
+            &cast(&x),
+            &cast(&gamma),
+            &mean.tensor.to_kind(compute),
+            &invstd,
+            epsilon,
+            &cast(&output_grad),
+        );
+        let back = |t: TchTensor| TchTensor::new(t.tensor.to_kind(kind));
+        BatchNormTrainBackward::new(back(x_grad), back(gamma_grad), back(beta_grad))
     }
 
     fn conv3d(
@@ -630,5 +776,15 @@ mod tests {
         let out = read_sync(B::float_into_data(loss)).unwrap();
         let expected = TensorData::from([3.0f32 * 2.0f32.ln()]);
         out.assert_approx_eq::<f32>(&expected, Tolerance::rel_abs(1e-3, 1e-3));
+    }
+}
+
+/// The precision libtorch's batch norm runs in for tensors of `kind`: f32 and f64 as they are,
+/// lower precisions in f32.
+#[cfg(burn_tch_native_backward)]
+fn batch_norm_compute_kind(kind: tch::Kind) -> tch::Kind {
+    match kind {
+        tch::Kind::Double => tch::Kind::Double,
+        _ => tch::Kind::Float,
     }
 }

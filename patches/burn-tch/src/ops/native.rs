@@ -1,0 +1,137 @@
+//! Native backward operations: libtorch's own kernels where Burn's generic formulations would
+//! run otherwise (see `PATCHES.md` at the repository root of skipnet, which carries this patch).
+//!
+//! Convolution and batch-norm gradients go through a small C++ shim (`src/native/backward.cpp`)
+//! because tch 0.22 does not bind `at::convolution_backward` or `at::native_batch_norm_backward`;
+//! everything else uses tch's bindings. The shim is compiled by `build.rs` where libtorch's
+//! headers are found (`cfg(burn_tch_native_backward)`); without it the generic paths stay.
+
+use crate::TchTensor;
+use std::ffi::{CStr, c_char, c_int};
+use torch_sys::C_tensor;
+
+unsafe extern "C" {
+    fn burn_tch_free_message(message: *mut c_char);
+    fn burn_tch_convolution_backward(
+        grad_output: *const C_tensor,
+        input: *const C_tensor,
+        weight: *const C_tensor,
+        stride: *const i64,
+        padding: *const i64,
+        dilation: *const i64,
+        spatial_dims: i64,
+        groups: i64,
+        want_input: c_int,
+        want_weight: c_int,
+        grad_input: *mut *mut C_tensor,
+        grad_weight: *mut *mut C_tensor,
+    ) -> *mut c_char;
+    fn burn_tch_batch_norm_backward(
+        grad_output: *const C_tensor,
+        input: *const C_tensor,
+        weight: *const C_tensor,
+        save_mean: *const C_tensor,
+        save_invstd: *const C_tensor,
+        eps: f64,
+        grad_input: *mut *mut C_tensor,
+        grad_weight: *mut *mut C_tensor,
+        grad_bias: *mut *mut C_tensor,
+    ) -> *mut c_char;
+}
+
+/// Panics with libtorch's message where the shim reported one (as tch's own `unwrap`s do).
+fn check(message: *mut c_char, operation: &str) {
+    if message.is_null() {
+        return;
+    }
+    // SAFETY: a non-null result is a NUL-terminated string the shim allocated with malloc.
+    let text = unsafe { CStr::from_ptr(message) }
+        .to_string_lossy()
+        .into_owned();
+    unsafe { burn_tch_free_message(message) };
+    panic!("libtorch {operation} failed: {text}");
+}
+
+/// Takes ownership of a tensor the shim allocated.
+fn adopt(tensor: *mut C_tensor, operation: &str) -> tch::Tensor {
+    assert!(!tensor.is_null(), "libtorch {operation} returned no tensor");
+    // SAFETY: the shim returns a `new at::Tensor`, which `tch::Tensor` owns and frees on drop.
+    unsafe { tch::Tensor::from_ptr(tensor) }
+}
+
+/// Which gradient of a convolution to compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConvGradient {
+    Input,
+    Weight,
+}
+
+/// `at::convolution_backward` for a non-transposed convolution with symmetric `padding`.
+pub(crate) fn convolution_backward<const N: usize>(
+    x: &TchTensor,
+    weight: &TchTensor,
+    output_grad: &TchTensor,
+    stride: [usize; N],
+    padding: [usize; N],
+    dilation: [usize; N],
+    groups: usize,
+    gradient: ConvGradient,
+) -> TchTensor {
+    let stride = stride.map(|v| v as i64);
+    let padding = padding.map(|v| v as i64);
+    let dilation = dilation.map(|v| v as i64);
+    let mut grad_input: *mut C_tensor = std::ptr::null_mut();
+    let mut grad_weight: *mut C_tensor = std::ptr::null_mut();
+    let want_input = gradient == ConvGradient::Input;
+    // SAFETY: the tensor pointers are live for the call; the arrays hold N values each; the
+    // shim writes only the requested outputs.
+    let message = unsafe {
+        burn_tch_convolution_backward(
+            output_grad.tensor.as_ptr(),
+            x.tensor.as_ptr(),
+            weight.tensor.as_ptr(),
+            stride.as_ptr(),
+            padding.as_ptr(),
+            dilation.as_ptr(),
+            N as i64,
+            groups as i64,
+            c_int::from(want_input),
+            c_int::from(!want_input),
+            &mut grad_input,
+            &mut grad_weight,
+        )
+    };
+    check(message, "convolution_backward");
+    let grad = if want_input { grad_input } else { grad_weight };
+    TchTensor::new(adopt(grad, "convolution_backward"))
+}
+
+/// `at::native_batch_norm_backward` in training mode: the gradients of input, gamma and beta.
+pub(crate) fn batch_norm_backward(
+    x: &TchTensor,
+    gamma: &TchTensor,
+    mean: &tch::Tensor,
+    invstd: &tch::Tensor,
+    epsilon: f64,
+    output_grad: &TchTensor,
+) -> [TchTensor; 3] {
+    let mut grads: [*mut C_tensor; 3] = [std::ptr::null_mut(); 3];
+    let [grad_input, grad_weight, grad_bias] = &mut grads;
+    // SAFETY: the tensor pointers are live for the call; the shim writes all three outputs
+    // on success.
+    let message = unsafe {
+        burn_tch_batch_norm_backward(
+            output_grad.tensor.as_ptr(),
+            x.tensor.as_ptr(),
+            gamma.tensor.as_ptr(),
+            mean.as_ptr(),
+            invstd.as_ptr(),
+            epsilon,
+            grad_input,
+            grad_weight,
+            grad_bias,
+        )
+    };
+    check(message, "native_batch_norm_backward");
+    grads.map(|grad| TchTensor::new(adopt(grad, "native_batch_norm_backward")))
+}

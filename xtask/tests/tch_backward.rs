@@ -1,0 +1,288 @@
+//! The LibTorch backend's native backward operations (patches/burn-tch, PATCHES.md) against
+//! flex's gradients: conv2d (input, weight and bias gradients over strides, symmetric and
+//! asymmetric padding, groups, dilation and odd sizes), batch norm in training mode (output,
+//! statistics and the three gradients), inference batch norm, and ReLU backward, each through
+//! Burn's autodiff exactly as a training step runs them. Needs libtorch (`--features tch`, as
+//! `cargo xtask libtorch` sets up; this crate's build.rs puts libtorch in the run path);
+//! without the feature this file compiles to nothing.
+#![cfg(all(feature = "tch", feature = "flex"))]
+
+use burn::tensor::activation::relu;
+use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Largest |a − b| allowed, relative to the largest |b| when that is above 1 (a sum over a
+/// 3×3×64 window of a 32×32 map reaches tens; f32 reorderings then differ in the 6th digit).
+const TOLERANCE: f32 = 1e-4;
+
+/// Deterministic values in [-1, 1) from a seed (the same on both devices).
+fn values(seed: u64, count: usize) -> Vec<f32> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..count)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn tensor<const D: usize>(seed: u64, shape: [usize; D], device: &Device) -> Tensor<D> {
+    let count = shape.iter().product();
+    Tensor::from_data(TensorData::new(values(seed, count), shape), device)
+}
+
+fn flat<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+fn assert_close(what: &str, tch: &[f32], flex: &[f32]) {
+    assert_eq!(tch.len(), flex.len(), "{what}: lengths differ");
+    let scale = flex.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let max_diff = tch
+        .iter()
+        .zip(flex)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        max_diff <= TOLERANCE * scale,
+        "{what}: max |tch − flex| = {max_diff} (largest |flex| value {scale})"
+    );
+}
+
+fn devices() -> [(&'static str, Device); 2] {
+    #[allow(deprecated)]
+    let tch = Device::libtorch().autodiff();
+    [("tch", tch), ("flex", Device::flex().autodiff())]
+}
+
+struct ConvCase {
+    batch: usize,
+    in_channels: usize,
+    out_channels: usize,
+    size: [usize; 2],
+    kernel: [usize; 2],
+    options: ConvOptions<2>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv_case(
+    batch: usize,
+    channels: [usize; 2],
+    size: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [(usize, usize); 2],
+    dilation: [usize; 2],
+    groups: usize,
+) -> ConvCase {
+    ConvCase {
+        batch,
+        in_channels: channels[0],
+        out_channels: channels[1],
+        size,
+        kernel,
+        options: ConvOptions {
+            stride,
+            padding,
+            dilation,
+            groups,
+        },
+    }
+}
+
+/// Output, and gradients of x, weight and bias, of `sum(conv2d(x, w, b) · r)` for random `r`.
+fn conv_gradients(case: &ConvCase, seed: u64, device: &Device) -> [Vec<f32>; 4] {
+    let [h, w] = case.size;
+    let group_in = case.in_channels / case.options.groups;
+    let x = tensor(seed, [case.batch, case.in_channels, h, w], device).require_grad();
+    let weight = tensor(
+        seed + 1,
+        [case.out_channels, group_in, case.kernel[0], case.kernel[1]],
+        device,
+    )
+    .require_grad();
+    let bias = tensor(seed + 2, [case.out_channels], device).require_grad();
+    let y = conv2d(
+        x.clone(),
+        weight.clone(),
+        Some(bias.clone()),
+        case.options.clone(),
+    );
+    let r = tensor(seed + 3, y.dims(), device);
+    let grads = (y.clone() * r).sum().backward();
+    [
+        flat(y),
+        flat(x.grad(&grads).unwrap()),
+        flat(weight.grad(&grads).unwrap()),
+        flat(bias.grad(&grads).unwrap()),
+    ]
+}
+
+#[test]
+fn conv2d_gradients_match_flex() {
+    let cases = [
+        // A CIFAR ResNet 3×3 layer, and its strided first layer of a stage.
+        conv_case(
+            4,
+            [16, 16],
+            [32, 32],
+            [3, 3],
+            [1, 1],
+            [(1, 1); 2],
+            [1, 1],
+            1,
+        ),
+        conv_case(
+            4,
+            [16, 32],
+            [32, 32],
+            [3, 3],
+            [2, 2],
+            [(1, 1); 2],
+            [1, 1],
+            1,
+        ),
+        // A strided 1×1 projection on an odd map, and a 7×7 stem.
+        conv_case(3, [8, 16], [15, 15], [1, 1], [2, 2], [(0, 0); 2], [1, 1], 1),
+        conv_case(2, [3, 8], [33, 29], [7, 7], [2, 2], [(3, 3); 2], [1, 1], 1),
+        // Grouped (ResNeXt), depthwise, dilated, non-square kernel and stride.
+        conv_case(2, [8, 16], [11, 13], [3, 3], [1, 1], [(1, 1); 2], [1, 1], 4),
+        conv_case(2, [6, 6], [9, 9], [3, 3], [1, 1], [(1, 1); 2], [1, 1], 6),
+        conv_case(2, [4, 5], [17, 17], [3, 3], [1, 1], [(2, 2); 2], [2, 2], 1),
+        conv_case(
+            2,
+            [3, 4],
+            [10, 12],
+            [3, 5],
+            [2, 1],
+            [(1, 1), (0, 0)],
+            [1, 2],
+            1,
+        ),
+        // Asymmetric padding ("same" for an even kernel), and no padding at a stride that
+        // leaves rows unused.
+        conv_case(
+            2,
+            [3, 4],
+            [8, 9],
+            [2, 2],
+            [1, 1],
+            [(0, 1), (1, 0)],
+            [1, 1],
+            1,
+        ),
+        conv_case(2, [4, 4], [10, 10], [3, 3], [3, 3], [(0, 0); 2], [1, 1], 1),
+    ];
+    for (index, case) in cases.iter().enumerate() {
+        let seed = 100 + 10 * index as u64;
+        let [tch, flex] = devices().map(|(_, device)| conv_gradients(case, seed, &device));
+        for (part, name) in ["output", "x gradient", "weight gradient", "bias gradient"]
+            .iter()
+            .enumerate()
+        {
+            assert_close(
+                &format!("conv case {index} ({}, {name})", describe(case)),
+                &tch[part],
+                &flex[part],
+            );
+        }
+    }
+}
+
+fn describe(case: &ConvCase) -> String {
+    format!(
+        "{}×{}×{}×{} k{:?} s{:?} p{:?} d{:?} g{}",
+        case.batch,
+        case.in_channels,
+        case.size[0],
+        case.size[1],
+        case.kernel,
+        case.options.stride,
+        case.options.padding,
+        case.options.dilation,
+        case.options.groups
+    )
+}
+
+/// Output, batch mean and variance, and gradients of x, gamma and beta of training batch norm.
+fn batch_norm_gradients(shape: [usize; 4], seed: u64, device: &Device) -> [Vec<f32>; 6] {
+    let channels = shape[1];
+    // An offset and spread per channel, so the statistics are not all ~0 and ~1/3.
+    let x = (tensor(seed, shape, device) * 3.0 + 0.5).require_grad();
+    let gamma = tensor(seed + 1, [channels], device).require_grad();
+    let beta = tensor(seed + 2, [channels], device).require_grad();
+    let result = batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5);
+    let r = tensor(seed + 3, shape, device);
+    let grads = (result.output.clone() * r).sum().backward();
+    [
+        flat(result.output),
+        flat(result.mean),
+        flat(result.variance),
+        flat(x.grad(&grads).unwrap()),
+        flat(gamma.grad(&grads).unwrap()),
+        flat(beta.grad(&grads).unwrap()),
+    ]
+}
+
+#[test]
+fn batch_norm_training_and_its_gradients_match_flex() {
+    let shapes = [[8, 16, 8, 8], [3, 5, 7, 9], [1, 4, 5, 5], [16, 64, 4, 4]];
+    for (index, shape) in shapes.into_iter().enumerate() {
+        let seed = 500 + 10 * index as u64;
+        let [tch, flex] = devices().map(|(_, device)| batch_norm_gradients(shape, seed, &device));
+        let names = [
+            "output",
+            "mean",
+            "variance",
+            "x gradient",
+            "gamma gradient",
+            "beta gradient",
+        ];
+        for (part, name) in names.iter().enumerate() {
+            assert_close(
+                &format!("batch norm {shape:?} {name}"),
+                &tch[part],
+                &flex[part],
+            );
+        }
+    }
+}
+
+#[test]
+fn inference_batch_norm_matches_flex() {
+    let shape = [3, 6, 5, 7];
+    #[allow(deprecated)]
+    let plain = [Device::libtorch(), Device::flex()];
+    let outputs = plain.map(|device| {
+        let mean = tensor(2, [6], &device);
+        let variance = tensor(3, [6], &device).abs() + 0.1;
+        flat(batch_norm(
+            tensor(1, shape, &device),
+            tensor(4, [6], &device),
+            tensor(5, [6], &device),
+            mean,
+            variance,
+            1e-5,
+        ))
+    });
+    assert_close("inference batch norm", &outputs[0], &outputs[1]);
+}
+
+#[test]
+fn relu_gradient_matches_flex() {
+    let [tch, flex] = devices().map(|(_, device)| {
+        let x = tensor(7, [4, 3, 9, 9], &device).require_grad();
+        let y = relu(x.clone());
+        let r = tensor(8, [4, 3, 9, 9], &device);
+        let grads = (y * r).sum().backward();
+        flat(x.grad(&grads).unwrap())
+    });
+    assert_close("relu gradient", &tch, &flex);
+    // Where the input is negative the gradient is exactly zero on both.
+    let x = values(7, tch.len());
+    assert!(x.iter().zip(&tch).all(|(x, g)| *x > 0.0 || *g == 0.0));
+}
