@@ -222,7 +222,9 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     }
     let device = args.backend.backend().device()?;
     let (model, recipe, weights) = args.model.load(&device)?;
-    let model = model.valid();
+    // Eval mode, batch norms folded into the convolutions before them (the same function,
+    // fewer passes; `Model::fold_batch_norm`).
+    let model = model.valid().fold_batch_norm();
     if let Some(input) = &args.input_npy {
         let Some(output) = &args.output_npy else {
             bail!("--input-npy needs --output-npy")

@@ -11,6 +11,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
+use crate::fold::fold_optional;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, conv3x3};
 use crate::params::trainable_params;
 use crate::resnet::{BasicBlock, BasicBlockConfig, ShortcutOption};
@@ -185,6 +186,20 @@ impl CifarResNet {
         };
         let pooled = x.mean_dims(&[2, 3]).flatten(1, 3);
         self.fc.forward(pooled)
+    }
+
+    /// Every batch norm that follows a convolution folded into it, for eval-mode inference
+    /// ([`crate::fold`]): the stem's and each block's (see [`BasicBlock::fold_batch_norm`]);
+    /// the final `bn` of a pre-activation network stays.
+    pub fn fold_batch_norm(mut self) -> Self {
+        (self.conv1, self.bn1) = fold_optional(self.conv1, self.bn1);
+        for stage in [&mut self.layer1, &mut self.layer2, &mut self.layer3] {
+            *stage = std::mem::take(stage)
+                .into_iter()
+                .map(BasicBlock::fold_batch_norm)
+                .collect();
+        }
+        self
     }
 
     /// Class logits.

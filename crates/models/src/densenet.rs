@@ -12,8 +12,10 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
+use crate::fold::fold_optional;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, conv1x1, conv2d, conv3x3};
 use crate::params::trainable_params;
+use crate::resnet::block::maybe_norm;
 use crate::summary::{StageSummary, stage};
 
 /// The stem of a DenseNet.
@@ -207,7 +209,8 @@ pub struct DenseLayer {
     pub norm1: BatchNorm,
     /// 1×1 bottleneck convolution (absent without bottleneck).
     pub conv1: Option<Conv2d>,
-    /// Batch norm before the 3×3 convolution (absent without bottleneck).
+    /// Batch norm before the 3×3 convolution (absent without bottleneck, and once folded into
+    /// `conv1` by [`DenseLayer::fold_batch_norm`]).
     pub norm2: Option<BatchNorm>,
     /// 3×3 convolution producing `k` channels.
     pub conv2: Conv2d,
@@ -237,10 +240,21 @@ impl DenseLayer {
     /// - `x`: `[batch, in, height, width]` → `[batch, k, height, width]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = relu(self.norm1.forward(x));
-        if let (Some(conv1), Some(norm2)) = (&self.conv1, &self.norm2) {
-            x = relu(norm2.forward(conv1.forward(x)));
+        if let Some(conv1) = &self.conv1 {
+            x = relu(maybe_norm(self.norm2.as_ref(), conv1.forward(x)));
         }
         self.conv2.forward(x)
+    }
+
+    /// `norm2` folded into the bottleneck convolution `conv1` (eval-mode inference;
+    /// [`crate::fold`]); `norm1`, between the concatenated input and a ReLU, stays.
+    pub fn fold_batch_norm(mut self) -> Self {
+        if let Some(conv1) = self.conv1.take() {
+            let (conv1, norm2) = fold_optional(conv1, self.norm2.take());
+            self.conv1 = Some(conv1);
+            self.norm2 = norm2;
+        }
+        self
     }
 }
 
@@ -324,7 +338,8 @@ impl LayerCost for Transition {
 pub struct DenseFeatures {
     /// Stem convolution.
     pub conv0: Conv2d,
-    /// Stem batch norm (ImageNet stem only).
+    /// Stem batch norm (ImageNet stem only; `None` once folded into `conv0` by
+    /// [`DenseNet::fold_batch_norm`]).
     pub norm0: Option<BatchNorm>,
     /// Stem max pool (ImageNet stem only).
     pub pool0: Option<MaxPool2d>,
@@ -348,14 +363,36 @@ pub struct DenseNet {
 impl DenseNet {
     fn stem(&self, x: Tensor<4>) -> Tensor<4> {
         let f = &self.features;
-        let mut x = f.conv0.forward(x);
-        if let Some(norm0) = &f.norm0 {
-            x = relu(norm0.forward(x));
+        let x = f.conv0.forward(x);
+        // The ImageNet stem is conv0 → norm0 → relu → pool0; the CIFAR stem the convolution
+        // alone. A folded norm0 leaves conv0 → relu → pool0.
+        match &f.pool0 {
+            Some(pool0) => pool0.forward(relu(maybe_norm(f.norm0.as_ref(), x))),
+            None => match &f.norm0 {
+                Some(norm0) => relu(norm0.forward(x)),
+                None => x,
+            },
         }
-        if let Some(pool0) = &f.pool0 {
-            x = pool0.forward(x);
+    }
+
+    /// Every batch norm that follows a convolution folded into it, for eval-mode inference
+    /// ([`crate::fold`]): the stem's `norm0` and each dense layer's `norm2`. The others
+    /// (each layer's `norm1`, the transitions', `norm5`) follow a concatenation, not a
+    /// convolution, and stay.
+    pub fn fold_batch_norm(mut self) -> Self {
+        let f = &mut self.features;
+        // Only in the ImageNet stem (with its max pool, which keeps the ReLU in `stem`).
+        if f.pool0.is_some() {
+            let conv0 = f.conv0.clone();
+            (f.conv0, f.norm0) = fold_optional(conv0, f.norm0.take());
         }
-        x
+        for block in &mut f.blocks {
+            block.layers = std::mem::take(&mut block.layers)
+                .into_iter()
+                .map(DenseLayer::fold_batch_norm)
+                .collect();
+        }
+        self
     }
 
     /// The output of every dense block (before its transition).

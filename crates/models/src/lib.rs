@@ -12,6 +12,7 @@ pub mod atomic;
 pub mod cifar;
 pub mod densenet;
 pub mod error;
+pub mod fold;
 pub mod highway;
 pub mod init;
 #[cfg(feature = "interop")]

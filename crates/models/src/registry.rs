@@ -472,6 +472,21 @@ impl Model {
         }
     }
 
+    /// Every batch norm that directly follows a convolution folded into that convolution, for
+    /// eval-mode inference ([`crate::fold`]): the same function with fewer passes over memory.
+    /// Highway networks have no batch norm and come back unchanged. Not for training, and not
+    /// for saving as a torchvision state dict (folded convolutions gain biases).
+    pub fn fold_batch_norm(self) -> Self {
+        match self {
+            Model::ResNet(m) => Model::ResNet(m.fold_batch_norm()),
+            Model::CifarResNet(m) => Model::CifarResNet(m.fold_batch_norm()),
+            Model::DenseNet(m) => Model::DenseNet(m.fold_batch_norm()),
+            Model::UNet(m) => Model::UNet(m.fold_batch_norm()),
+            Model::HighwayMlp(m) => Model::HighwayMlp(m),
+            Model::HighwayConv(m) => Model::HighwayConv(m),
+        }
+    }
+
     /// Trainable parameters.
     pub fn trainable_params(&self) -> usize {
         trainable_params(self)

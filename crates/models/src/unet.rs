@@ -17,8 +17,10 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions, PadMode};
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
+use crate::fold::fold_optional;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost};
 use crate::params::trainable_params;
+use crate::resnet::block::maybe_norm;
 use crate::summary::{StageSummary, stage};
 
 /// Configuration of a [`UNet`]. `UNetConfig::new(3, 1)` is the seed's network: 64…1024
@@ -118,29 +120,36 @@ fn plain_conv(in_channels: usize, out_channels: usize, kernel: usize, device: &D
 pub struct DoubleConv {
     /// First 3×3 convolution `in → out` (with bias).
     pub conv1: Conv2d,
-    /// Batch norm after `conv1`.
-    pub bn1: BatchNorm,
+    /// Batch norm after `conv1`; `None` once folded into it ([`DoubleConv::fold_batch_norm`]).
+    pub bn1: Option<BatchNorm>,
     /// Second 3×3 convolution `out → out` (with bias).
     pub conv2: Conv2d,
-    /// Batch norm after `conv2`.
-    pub bn2: BatchNorm,
+    /// Batch norm after `conv2`; `None` once folded into it.
+    pub bn2: Option<BatchNorm>,
 }
 
 impl DoubleConv {
     fn new(in_channels: usize, out_channels: usize, device: &Device) -> Self {
         Self {
             conv1: plain_conv(in_channels, out_channels, 3, device),
-            bn1: batch_norm(out_channels, device),
+            bn1: Some(batch_norm(out_channels, device)),
             conv2: plain_conv(out_channels, out_channels, 3, device),
-            bn2: batch_norm(out_channels, device),
+            bn2: Some(batch_norm(out_channels, device)),
         }
     }
 
     /// # Shapes
     /// - `x`: `[batch, in, height, width]` → `[batch, out, height, width]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
-        relu(self.bn2.forward(self.conv2.forward(x)))
+        let x = relu(maybe_norm(self.bn1.as_ref(), self.conv1.forward(x)));
+        relu(maybe_norm(self.bn2.as_ref(), self.conv2.forward(x)))
+    }
+
+    /// Both batch norms folded into their convolutions (eval-mode inference; [`crate::fold`]).
+    pub fn fold_batch_norm(mut self) -> Self {
+        (self.conv1, self.bn1) = fold_optional(self.conv1, self.bn1);
+        (self.conv2, self.bn2) = fold_optional(self.conv2, self.bn2);
+        self
     }
 }
 
@@ -204,6 +213,21 @@ pub struct UNet {
 }
 
 impl UNet {
+    /// Every batch norm folded into the convolution before it, for eval-mode inference
+    /// ([`crate::fold`]): both of each encoder, decoder and the bottleneck.
+    pub fn fold_batch_norm(mut self) -> Self {
+        let fold_all = |blocks: Vec<DoubleConv>| {
+            blocks
+                .into_iter()
+                .map(DoubleConv::fold_batch_norm)
+                .collect()
+        };
+        self.encoders = fold_all(std::mem::take(&mut self.encoders));
+        self.decoders = fold_all(std::mem::take(&mut self.decoders));
+        self.bottleneck = self.bottleneck.fold_batch_norm();
+        self
+    }
+
     /// Levels of down-sampling.
     pub fn depth(&self) -> usize {
         self.encoders.len()

@@ -11,6 +11,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::{MaxPoolOptions, PadMode};
 use burn::tensor::{Device, Tensor};
 
+use crate::fold::fold_optional;
 use crate::layers::{
     FeatureShape, LayerCost, batch_norm, chain_cost, conv1x1, conv3x3, zero_gamma,
 };
@@ -90,6 +91,12 @@ impl Projection {
     /// - `x`: `[batch, in, height, width]` → `[batch, out, height / stride, width / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         maybe_norm(self.bn.as_ref(), self.conv.forward(x))
+    }
+
+    /// The batch norm folded into the convolution (eval-mode inference; [`crate::fold`]).
+    pub fn fold_batch_norm(self) -> Self {
+        let (conv, bn) = fold_optional(self.conv, self.bn);
+        Self { conv, bn }
     }
 }
 
@@ -276,6 +283,22 @@ impl BasicBlock {
     }
 }
 
+impl BasicBlock {
+    /// Every batch norm that follows a convolution folded into it (eval-mode inference;
+    /// [`crate::fold`]): `bn1` and `bn2` in a post-activation block; in a pre-activation block
+    /// `bn2` (after `conv1`), while `bn1`, which a ReLU separates from `conv1`, stays.
+    pub fn fold_batch_norm(mut self) -> Self {
+        if self.preact {
+            (self.conv1, self.bn2) = fold_optional(self.conv1, self.bn2);
+        } else {
+            (self.conv1, self.bn1) = fold_optional(self.conv1, self.bn1);
+            (self.conv2, self.bn2) = fold_optional(self.conv2, self.bn2);
+        }
+        self.downsample = self.downsample.map(Projection::fold_batch_norm);
+        self
+    }
+}
+
 impl LayerCost for BasicBlock {
     fn cost(&self, input: FeatureShape) -> (FeatureShape, u64) {
         let (out, flops) = chain_cost(input, [&self.conv1 as &dyn LayerCost, &self.conv2]);
@@ -330,11 +353,11 @@ impl BottleneckConfig {
         let shortcut = self.shortcut.resolve(i, out, s);
         Bottleneck {
             conv1: conv1x1(i, width, 1, device),
-            bn1: batch_norm(if self.preact { i } else { width }, device),
+            bn1: Some(batch_norm(if self.preact { i } else { width }, device)),
             conv2: conv3x3(width, width, s, self.groups, device),
-            bn2: batch_norm(width, device),
+            bn2: Some(batch_norm(width, device)),
             conv3: conv1x1(width, out, 1, device),
-            bn3: if zero_last { zero_gamma(bn3) } else { bn3 },
+            bn3: Some(if zero_last { zero_gamma(bn3) } else { bn3 }),
             downsample: downsample_for(shortcut, i, out, s, self.preact, device),
             shortcut,
             stride: s,
@@ -349,16 +372,17 @@ impl BottleneckConfig {
 pub struct Bottleneck {
     /// 1×1 convolution `in → width`.
     pub conv1: Conv2d,
-    /// Batch norm after `conv1`.
-    pub bn1: BatchNorm,
+    /// Batch norm after `conv1` (before it in pre-activation blocks); `None` once folded
+    /// into `conv1` ([`Bottleneck::fold_batch_norm`]).
+    pub bn1: Option<BatchNorm>,
     /// 3×3 convolution `width → width`, strided and grouped.
     pub conv2: Conv2d,
-    /// Batch norm after `conv2`.
-    pub bn2: BatchNorm,
+    /// Batch norm after `conv2` (before it in pre-activation blocks); `None` once folded.
+    pub bn2: Option<BatchNorm>,
     /// 1×1 convolution `width → 4·planes`.
     pub conv3: Conv2d,
-    /// Batch norm after `conv3`.
-    pub bn3: BatchNorm,
+    /// Batch norm after `conv3` (before it in pre-activation blocks); `None` once folded.
+    pub bn3: Option<BatchNorm>,
     /// The projection shortcut (torchvision's `downsample`), for [`Shortcut::Projection`] only.
     pub downsample: Option<Projection>,
     /// Which shortcut the block adds.
@@ -386,25 +410,43 @@ impl Bottleneck {
     /// - `x`: `[batch, in, height, width]` → `[batch, 4·planes, ⌈height / stride⌉, ⌈width / stride⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         if self.preact {
-            let pre = relu(self.bn1.forward(x.clone()));
+            let pre = relu(maybe_norm(self.bn1.as_ref(), x.clone()));
             let shortcut = self.apply_shortcut(match self.shortcut {
                 Shortcut::Projection => pre.clone(),
                 _ => x,
             });
             let out = self.conv1.forward(pre);
-            let out = self.conv2.forward(relu(self.bn2.forward(out)));
-            let out = self.conv3.forward(relu(self.bn3.forward(out)));
+            let out = self.conv2.forward(relu(maybe_norm(self.bn2.as_ref(), out)));
+            let out = self.conv3.forward(relu(maybe_norm(self.bn3.as_ref(), out)));
             add_shortcut(out, shortcut)
         } else {
             let shortcut = match self.shortcut {
                 Shortcut::None => None,
                 _ => self.apply_shortcut(x.clone()),
             };
-            let out = relu(self.bn1.forward(self.conv1.forward(x)));
-            let out = relu(self.bn2.forward(self.conv2.forward(out)));
-            let out = self.bn3.forward(self.conv3.forward(out));
+            let out = relu(maybe_norm(self.bn1.as_ref(), self.conv1.forward(x)));
+            let out = relu(maybe_norm(self.bn2.as_ref(), self.conv2.forward(out)));
+            let out = maybe_norm(self.bn3.as_ref(), self.conv3.forward(out));
             relu(add_shortcut(out, shortcut))
         }
+    }
+}
+
+impl Bottleneck {
+    /// Every batch norm that follows a convolution folded into it (eval-mode inference;
+    /// [`crate::fold`]): all three in a post-activation block; `bn2` and `bn3` (after `conv1`
+    /// and `conv2`) in a pre-activation block, whose `bn1` stays.
+    pub fn fold_batch_norm(mut self) -> Self {
+        if self.preact {
+            (self.conv1, self.bn2) = fold_optional(self.conv1, self.bn2);
+            (self.conv2, self.bn3) = fold_optional(self.conv2, self.bn3);
+        } else {
+            (self.conv1, self.bn1) = fold_optional(self.conv1, self.bn1);
+            (self.conv2, self.bn2) = fold_optional(self.conv2, self.bn2);
+            (self.conv3, self.bn3) = fold_optional(self.conv3, self.bn3);
+        }
+        self.downsample = self.downsample.map(Projection::fold_batch_norm);
+        self
     }
 }
 
@@ -437,6 +479,16 @@ impl ResidualBlock {
         match self {
             ResidualBlock::Basic(b) => b.forward(x),
             ResidualBlock::Bottleneck(b) => b.forward(x),
+        }
+    }
+}
+
+impl ResidualBlock {
+    /// The block with its batch norms folded (eval-mode inference; [`crate::fold`]).
+    pub fn fold_batch_norm(self) -> Self {
+        match self {
+            ResidualBlock::Basic(b) => ResidualBlock::Basic(b.fold_batch_norm()),
+            ResidualBlock::Bottleneck(b) => ResidualBlock::Bottleneck(b.fold_batch_norm()),
         }
     }
 }

@@ -9,8 +9,9 @@ use burn::nn::{BatchNorm, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::block::{BasicBlockConfig, BottleneckConfig, ResidualBlock, ShortcutOption};
+use super::block::{BasicBlockConfig, BottleneckConfig, ResidualBlock, ShortcutOption, maybe_norm};
 use crate::error::{ModelError, ensure_positive};
+use crate::fold::fold_optional;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, conv2d};
 use crate::params::trainable_params;
 use crate::summary::{StageSummary, stage};
@@ -170,7 +171,7 @@ impl ResNetConfig {
         let layer4 = make_stage(512, self.layers[3], 2);
         ResNet {
             conv1: conv2d(self.in_channels, 64, 7, 2, 3, 1, false, device),
-            bn1: batch_norm(64, device),
+            bn1: Some(batch_norm(64, device)),
             maxpool: MaxPoolStem::init(),
             layer1,
             layer2,
@@ -200,8 +201,8 @@ impl MaxPoolStem {
 pub struct ResNet {
     /// 7×7 / stride-2 stem convolution `in_channels → 64`.
     pub conv1: Conv2d,
-    /// Batch norm of the stem.
-    pub bn1: BatchNorm,
+    /// Batch norm of the stem; `None` once folded into `conv1` ([`ResNet::fold_batch_norm`]).
+    pub bn1: Option<BatchNorm>,
     /// 3×3 / stride-2 max pool.
     pub maxpool: MaxPool2d,
     /// Stage 1: 64 planes, stride 1.
@@ -233,7 +234,7 @@ impl ResNet {
     /// - `x`: `[batch, in_channels, height, width]` → `[batch, 64, height / 4, width / 4]`
     pub fn forward_stem(&self, x: Tensor<4>) -> Tensor<4> {
         self.maxpool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x))))
+            .forward(relu(maybe_norm(self.bn1.as_ref(), self.conv1.forward(x))))
     }
 
     /// Each stage's output, `layer1` to `layer4`.
@@ -273,6 +274,24 @@ impl ResNet {
         self.forward_head(x)
     }
 
+    /// Every batch norm that follows a convolution folded into it, for eval-mode inference
+    /// ([`crate::fold`]): the stem's, each block's and each projection shortcut's.
+    pub fn fold_batch_norm(mut self) -> Self {
+        (self.conv1, self.bn1) = fold_optional(self.conv1, self.bn1);
+        for stage in [
+            &mut self.layer1,
+            &mut self.layer2,
+            &mut self.layer3,
+            &mut self.layer4,
+        ] {
+            *stage = std::mem::take(stage)
+                .into_iter()
+                .map(ResidualBlock::fold_batch_norm)
+                .collect();
+        }
+        self
+    }
+
     /// Stage-by-stage output shape, parameters and FLOPs for one input of shape `input`.
     pub fn summary(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
         let in_channels = self.conv1.weight.shape().dims::<4>()[1];
@@ -288,7 +307,7 @@ impl ResNet {
         stages.push(stage(
             "stem",
             shape,
-            trainable_params(&self.conv1) + trainable_params(&self.bn1),
+            trainable_params(&self.conv1) + self.bn1.as_ref().map_or(0, trainable_params),
             flops,
         ));
         let mut shape = shape;
@@ -368,10 +387,19 @@ mod tests {
         let ResidualBlock::Bottleneck(block) = &model.layer3[2] else {
             panic!("resnet50 stacks bottlenecks");
         };
-        let sum: f32 = block.bn3.gamma.val().abs().sum().into_scalar();
+        let sum: f32 = block
+            .bn3
+            .as_ref()
+            .unwrap()
+            .gamma
+            .val()
+            .abs()
+            .sum()
+            .into_scalar();
         assert_eq!(sum, 0.0);
-        let sum: f32 = block.bn2.gamma.val().sum().into_scalar();
-        assert_eq!(sum, block.bn2.gamma.shape().num_elements() as f32);
+        let bn2 = block.bn2.as_ref().unwrap();
+        let sum: f32 = bn2.gamma.val().sum().into_scalar();
+        assert_eq!(sum, bn2.gamma.shape().num_elements() as f32);
     }
 
     #[test]
