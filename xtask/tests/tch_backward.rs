@@ -286,3 +286,101 @@ fn relu_gradient_matches_flex() {
     let x = values(7, tch.len());
     assert!(x.iter().zip(&tch).all(|(x, g)| *x > 0.0 || *g == 0.0));
 }
+
+/// Whole networks, as training runs them (activations channels-last on tch from the first
+/// convolution on): the same weights and batch on both backends give the same loss and
+/// gradients. A CIFAR ResNet-8 (basic blocks, option-A shortcuts, training-mode batch norm)
+/// and a small U-Net (max pools, transposed convolutions, concatenations).
+#[test]
+fn whole_network_gradients_match_flex() {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use skipnet_models::{ModelConfig, UNetConfig};
+
+    /// Every float parameter's gradient, flattened, in visiting order.
+    struct Gradients<'a> {
+        grads: &'a burn::tensor::Gradients,
+        out: Vec<(String, Vec<f32>)>,
+        path: Vec<String>,
+    }
+    impl ModuleVisitor for Gradients<'_> {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(grad) = param.val().grad(self.grads) {
+                self.out.push((self.path.join("."), flat(grad)));
+            }
+        }
+    }
+
+    let models = [
+        (
+            "cifar-resnet8",
+            ModelConfig::from_name("cifar-resnet8").unwrap(),
+            [16, 3, 32, 32],
+        ),
+        (
+            "unet",
+            ModelConfig::UNet(UNetConfig::new(3, 1).with_base_width(8).with_depth(3)),
+            [4, 3, 24, 24],
+        ),
+    ];
+    for (name, config, shape) in models {
+        let [(_, tch), (_, flex)] = devices();
+        let flex_model = config.init(&flex).unwrap();
+        let tch_model = flex_model.clone().fork(&tch);
+        let mut results = Vec::new();
+        for (model, device) in [(tch_model, &tch), (flex_model, &flex)] {
+            let x = tensor(900, shape, device);
+            let y = match model.forward_classification(x.clone()) {
+                Some(logits) => logits.flatten::<1>(0, 1),
+                None => model.forward_segmentation(x).unwrap().flatten::<1>(0, 3),
+            };
+            let r = tensor(901, y.dims(), device);
+            let loss = (y * r).sum();
+            let grads = loss.clone().backward();
+            let mut visitor = Gradients {
+                grads: &grads,
+                out: Vec::new(),
+                path: Vec::new(),
+            };
+            model.visit(&mut visitor);
+            results.push((flat(loss), visitor.out));
+        }
+        let (tch_loss, tch_grads) = &results[0];
+        let (flex_loss, flex_grads) = &results[1];
+        assert_close(&format!("{name} loss"), tch_loss, flex_loss);
+        assert_eq!(tch_grads.len(), flex_grads.len(), "{name}: gradient count");
+        assert!(
+            tch_grads.len() > 10,
+            "{name}: {} gradients",
+            tch_grads.len()
+        );
+        // Relative L2 distance of the whole gradient (every parameter's, concatenated). A
+        // layout or kernel error moves it by O(1). Float reordering leaves ~2e-6 here, but a
+        // ReLU whose input sits within rounding of zero on one backend and not the other
+        // flips its entries' gradients: measured up to 6e-4 in 1 of 8 runs of these networks
+        // at random init, and up to 2e-2 on a 20-layer plain network whichever way tch runs
+        // (with or without the patch's channels-last layout) — gradients of deep networks
+        // are that sensitive, which is why the per-operation tests above carry the 1e-4
+        // check and this one the network-level 1e-2.
+        let (mut diff, mut norm) = (0.0f64, 0.0f64);
+        for ((path, a), (other, b)) in tch_grads.iter().zip(flex_grads) {
+            assert_eq!(path, other, "{name}: parameter order");
+            diff += a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| ((x - y) as f64).powi(2))
+                .sum::<f64>();
+            norm += b.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
+        }
+        let relative = (diff / norm).sqrt();
+        assert!(
+            relative < 1e-2,
+            "{name}: ‖tch − flex‖ / ‖flex‖ = {relative:.2e} over all gradients"
+        );
+    }
+}

@@ -1,4 +1,5 @@
-// Backward operations through libtorch's own ATen operators, for burn-tch.
+// Backward operations (and a memory-format conversion) through libtorch's own ATen operators,
+// for burn-tch.
 //
 // tch 0.22 binds neither `at::convolution_backward` nor `at::native_batch_norm_backward` (their
 // `std::array<bool, N>` output masks are outside what its generator emits), so Burn's generic
@@ -80,6 +81,17 @@ char *burn_tch_batch_norm_backward(const at::Tensor *grad_output, const at::Tens
     *grad_input = new at::Tensor(std::move(std::get<0>(grads)));
     *grad_weight = new at::Tensor(std::move(std::get<1>(grads)));
     *grad_bias = new at::Tensor(std::move(std::get<2>(grads)));
+    return nullptr;
+  } catch (const std::exception &error) {
+    return copy_message(error.what());
+  }
+}
+
+// `tensor` in channels-last (NHWC) memory order: a new tensor, sharing storage with `tensor`
+// where it already is (`Tensor::contiguous` returns itself then).
+char *burn_tch_channels_last(const at::Tensor *tensor, at::Tensor **out) {
+  try {
+    *out = new at::Tensor(tensor->contiguous(at::MemoryFormat::ChannelsLast));
     return nullptr;
   } catch (const std::exception &error) {
     return copy_message(error.what());

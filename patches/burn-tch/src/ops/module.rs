@@ -88,6 +88,16 @@ impl ModuleOps<Self> for LibTorch {
         options: ConvOptions<2>,
     ) -> TchTensor {
         let (x, options) = pad_asymmetric_conv_input::<LibTorch, 2>(x, options);
+        // skipnet patch (PATCHES.md): NHWC operands, what oneDNN computes in.
+        #[cfg(burn_tch_native_backward)]
+        let (x, weight) = if super::native::channels_last_enabled() {
+            (
+                super::native::channels_last(x),
+                super::native::channels_last(weight),
+            )
+        } else {
+            (x, weight)
+        };
         let tensor = tch::Tensor::conv2d(
             &x.tensor,
             &weight.tensor,

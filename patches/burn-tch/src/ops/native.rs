@@ -26,6 +26,7 @@ unsafe extern "C" {
         grad_input: *mut *mut C_tensor,
         grad_weight: *mut *mut C_tensor,
     ) -> *mut c_char;
+    fn burn_tch_channels_last(tensor: *const C_tensor, out: *mut *mut C_tensor) -> *mut c_char;
     fn burn_tch_batch_norm_backward(
         grad_output: *const C_tensor,
         input: *const C_tensor,
@@ -134,4 +135,36 @@ pub(crate) fn batch_norm_backward(
     };
     check(message, "native_batch_norm_backward");
     grads.map(|grad| TchTensor::new(adopt(grad, "native_batch_norm_backward")))
+}
+
+/// Whether convolutions run on channels-last (NHWC) tensors: `BURN_TCH_CHANNELS_LAST=0` turns
+/// it off, anything else (or nothing) leaves it on. oneDNN's CPU convolutions work in NHWC;
+/// given NCHW tensors libtorch reorders every input, weight and output around each call.
+/// Element-wise operations keep the layout, so a network's activations stay NHWC from the first
+/// convolution on. Values are unchanged (a layout, not a computation): reading a tensor's data
+/// goes through a reshape, which copies into logical order.
+pub(crate) fn channels_last_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        std::env::var("BURN_TCH_CHANNELS_LAST").map_or(true, |v| v.trim() != "0")
+    })
+}
+
+/// A 4-D tensor in channels-last memory order (the same storage where it already is); other
+/// ranks unchanged.
+pub(crate) fn channels_last(tensor: TchTensor) -> TchTensor {
+    if tensor.tensor.dim() != 4 {
+        return tensor;
+    }
+    let mut out: *mut C_tensor = std::ptr::null_mut();
+    // SAFETY: the tensor pointer is live for the call; the shim writes `out` on success.
+    let message = unsafe { burn_tch_channels_last(tensor.tensor.as_ptr(), &mut out) };
+    check(message, "contiguous(channels_last)");
+    let converted = adopt(out, "contiguous(channels_last)");
+    if converted.data_ptr() == tensor.tensor.data_ptr() {
+        // Already channels-last: keep the original handle and its storage tracking.
+        tensor
+    } else {
+        TchTensor::new(converted)
+    }
 }
