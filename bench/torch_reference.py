@@ -81,11 +81,15 @@ def dice_bce(logits, masks):
     return bce + dice
 
 
-def measure(case, warmup, iters, device):
+def measure(case, warmup, iters, device, channels_last=False):
     torch.manual_seed(0)
     model = build(case["arch"]).to(device)
     c, h, w = case["input"]
     x = torch.randn(case["batch"], c, h, w, device=device)
+    if channels_last:
+        # NHWC activations and weights (torch.channels_last), PyTorch's own recipe for it.
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     flops_per_image = macs(model, x)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     results = []
@@ -146,17 +150,21 @@ def main():
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="NHWC memory format for the model and input (a measurement of "
+                        "what the layout is worth; `cargo xtask bench` does not pass it)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cases = json.loads(args.cases_json) if args.cases_json else STANDARD
     device = torch.device(args.device)
     print(
-        f"PyTorch {torch.__version__} eager on {args.device}, {torch.get_num_threads()} threads",
+        f"PyTorch {torch.__version__} eager on {args.device}, {torch.get_num_threads()} threads"
+        + (", channels-last" if args.channels_last else ""),
         file=sys.stderr,
     )
     out = []
     for case in cases:
-        out.extend(measure(case, args.warmup, args.iters, device))
+        out.extend(measure(case, args.warmup, args.iters, device, args.channels_last))
     print(json.dumps(out))
 
 

@@ -49,6 +49,13 @@ pub struct BenchArgs {
     /// median ratio and its range.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// The device PyTorch runs on (`cpu`, or `cuda` beside the wgpu/cuda backends; see
+    /// bench/gpu.sh).
+    #[arg(long, default_value = "cpu")]
+    torch_device: String,
+    /// Run PyTorch with channels-last (NHWC) models and inputs instead of its default layout.
+    #[arg(long)]
+    torch_channels_last: bool,
 }
 
 /// skipnet ÷ PyTorch for one case and mode, over the rounds.
@@ -69,6 +76,15 @@ pub struct Ratio {
     pub phases: Option<[f64; 3]>,
 }
 
+/// The PyTorch measurement a mode of ours is compared with: eager inference for folded
+/// inference (PyTorch eager does not fold), the same mode otherwise.
+fn torch_mode(mode: &str) -> &str {
+    match mode {
+        "infer-folded" => "infer",
+        other => other,
+    }
+}
+
 /// Pairs round k of ours with round k of PyTorch's for every case and mode.
 fn ratios(ours: &[Measurement], torch: &[Measurement]) -> Vec<Ratio> {
     let mut out: Vec<Ratio> = Vec::new();
@@ -77,8 +93,11 @@ fn ratios(ours: &[Measurement], torch: &[Measurement]) -> Vec<Ratio> {
             continue;
         }
         let same = |x: &&Measurement| x.arch == m.arch && x.mode == m.mode;
+        // Folded inference is compared with PyTorch eager's (unfolded) inference.
+        let torch_mode = torch_mode(&m.mode);
+        let same_in_torch = |x: &&Measurement| x.arch == m.arch && x.mode == torch_mode;
         let a: Vec<&Measurement> = ours.iter().filter(same).collect();
-        let b: Vec<&Measurement> = torch.iter().filter(same).collect();
+        let b: Vec<&Measurement> = torch.iter().filter(same_in_torch).collect();
         if b.is_empty() {
             continue;
         }
@@ -190,10 +209,13 @@ pub fn measure(
         // Built once for inference; its summary gives the MACs.
         let inference_model = config.init(&device)?.valid();
         let macs = inference_model.summary(&case.arch, case.input)?.flops;
+        // `infer-folded`: the same eval-mode forward with batch norms folded into the
+        // convolutions (`Model::fold_batch_norm`, what predict and eval run).
+        let folded_model = inference_model.clone().fold_batch_norm();
         let modes: &[&str] = if case.train {
-            &["train", "infer"]
+            &["train", "infer", "infer-folded"]
         } else {
-            &["infer"]
+            &["infer", "infer-folded"]
         };
         for &mode in modes {
             reset_peak_rss();
@@ -203,14 +225,12 @@ pub fn measure(
                 let t = time_train_step(model, &autodiff, case.batch, case.input, warmup, iters)?;
                 (t.seconds, Some([t.forward, t.backward, t.update]))
             } else {
-                let s = time_inference(
-                    &inference_model,
-                    &device,
-                    case.batch,
-                    case.input,
-                    warmup,
-                    iters,
-                )?;
+                let model = if mode == "infer" {
+                    &inference_model
+                } else {
+                    &folded_model
+                };
+                let s = time_inference(model, &device, case.batch, case.input, warmup, iters)?;
                 (s, None)
             };
             let flop_factor = if mode == "train" { 6.0 } else { 2.0 };
@@ -227,7 +247,7 @@ pub fn measure(
                 phases,
             };
             println!(
-                "{:<16} {:<5} batch {:>3} {:>3}×{:>3}×{:>3}  {:>8.3} s  {:>8.1} img/s  {:>6.1} GFLOP/s  {}",
+                "{:<16} {:<12} batch {:>3} {:>3}×{:>3}×{:>3}  {:>8.3} s  {:>8.1} img/s  {:>6.1} GFLOP/s  {}",
                 m.arch,
                 m.mode,
                 m.batch,
@@ -285,8 +305,12 @@ fn run_torch(cases: &[Case], args: &BenchArgs) -> Result<Vec<Measurement>> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/torch_reference.py");
     let cases_json = serde_json::to_string(cases)?;
     let python = &args.torch_python;
-    let output = std::process::Command::new(python)
-        .arg(&script)
+    let mut command = std::process::Command::new(python);
+    command.arg(&script);
+    if args.torch_channels_last {
+        command.arg("--channels-last");
+    }
+    let output = command
         .args([
             "--cases-json",
             &cases_json,
@@ -296,6 +320,8 @@ fn run_torch(cases: &[Case], args: &BenchArgs) -> Result<Vec<Measurement>> {
             &args.warmup.to_string(),
             "--threads",
             &args.torch_threads.to_string(),
+            "--device",
+            &args.torch_device,
         ])
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -331,8 +357,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         backend.name(),
         if args.vs_torch {
             format!(
-                "; each case then PyTorch eager with {} threads, {} round(s)",
-                args.torch_threads, args.rounds
+                "; each case then PyTorch eager on {}{} with {} threads, {} round(s)",
+                args.torch_device,
+                if args.torch_channels_last {
+                    " (channels-last)"
+                } else {
+                    ""
+                },
+                args.torch_threads,
+                args.rounds
             )
         } else {
             String::new()
@@ -385,6 +418,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "backend": backend.name(),
             "warmup": warmup,
             "iters": iters,
+            "torch_device": args.vs_torch.then_some(&args.torch_device),
+            "torch_channels_last": args.vs_torch.then_some(args.torch_channels_last),
             "skipnet": ours,
             "torch": args.vs_torch.then_some(&torch),
             "ratios": args.vs_torch.then_some(&ratios),
@@ -451,5 +486,19 @@ mod tests {
         assert_eq!(infer.phases, None);
         // Without PyTorch numbers there is nothing to pair.
         assert!(ratios(&ours, &[]).is_empty());
+    }
+
+    #[test]
+    fn folded_inference_is_compared_with_pytorch_eager_inference() {
+        let ours = vec![
+            m("a", "infer", 40.0, None),
+            m("a", "infer-folded", 60.0, None),
+        ];
+        let torch = vec![m("a", "infer", 50.0, None)];
+        let r = ratios(&ours, &torch);
+        let modes: Vec<&str> = r.iter().map(|r| r.mode.as_str()).collect();
+        assert_eq!(modes, ["infer", "infer-folded"]);
+        assert_eq!((r[0].ratio, r[1].ratio), (0.8, 1.2));
+        assert_eq!(r[1].torch_images_per_s, 50.0);
     }
 }

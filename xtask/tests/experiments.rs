@@ -183,7 +183,16 @@ fn bench_runs_every_case_tiny() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("bench.json")).unwrap())
             .unwrap();
     let measured = json["skipnet"].as_array().unwrap();
-    assert_eq!(measured.len(), 11, "5 train + 6 inference measurements");
+    assert_eq!(
+        measured.len(),
+        17,
+        "5 train + 6 inference + 6 folded-inference measurements"
+    );
+    let folded = measured
+        .iter()
+        .filter(|m| m["mode"] == "infer-folded")
+        .count();
+    assert_eq!(folded, 6, "every case has a folded-inference row");
     for m in measured {
         assert!(m["images_per_s"].as_f64().unwrap() > 0.0, "{m}");
         assert!(m["gflop_per_s"].as_f64().unwrap() > 0.0, "{m}");
