@@ -79,7 +79,7 @@ impl TensorMetadata for TchTensor {
             tch::Kind::Bool => DType::Bool(BoolStore::Native),
             tch::Kind::BFloat16 => DType::BF16,
             // Complex and quantization types are not valid/implemented.
-            _ => unimplemented!(),
+            kind => panic!("burn-tch has no Burn dtype for the libtorch kind {kind:?}"),
         }
     }
 

@@ -16,7 +16,7 @@ impl BoolTensorOps<Self> for LibTorch {
             burn_backend::DType::Bool(BoolStore::Native) => {
                 TchTensor::from_data::<bool>(data, (*device).into())
             }
-            _ => unimplemented!("Unsupported dtype for `bool_from_data`"),
+            _ => panic!("burn-tch: unsupported dtype for `bool_from_data`"),
         }
     }
 

@@ -19,7 +19,10 @@ impl IntTensorOps<Self> for LibTorch {
             burn_backend::DType::I16 => TchTensor::from_data::<i16>(data, (*device).into()),
             burn_backend::DType::I8 => TchTensor::from_data::<i8>(data, (*device).into()),
             burn_backend::DType::U8 => TchTensor::from_data::<u8>(data, (*device).into()),
-            _ => unimplemented!("Unsupported dtype for `int_from_data`: {:?}", data.dtype()),
+            _ => panic!(
+                "burn-tch: unsupported dtype for `int_from_data`: {:?}",
+                data.dtype()
+            ),
         }
     }
 

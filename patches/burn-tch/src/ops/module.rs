@@ -284,7 +284,7 @@ impl ModuleOps<Self> for LibTorch {
         _bias: Option<TchTensor>,
         _options: DeformConvOptions<2>,
     ) -> TchTensor {
-        unimplemented!("Torch bindings don't support deform_conv2d");
+        panic!("burn-tch: the Torch bindings do not support deform_conv2d");
     }
 
     fn deform_conv2d_backward(
@@ -296,7 +296,7 @@ impl ModuleOps<Self> for LibTorch {
         _out_grad: TchTensor,
         _options: DeformConvOptions<2>,
     ) -> DeformConv2dBackward<Self> {
-        unimplemented!("Torch bindings don't support deform_conv2d");
+        panic!("burn-tch: the Torch bindings do not support deform_conv2d");
     }
 
     fn conv_transpose1d(

@@ -9,7 +9,7 @@ use crate::{LibTorch, LibTorchDevice};
 
 impl QTensorOps<Self> for LibTorch {
     fn q_from_data(_data: TensorData, _device: &LibTorchDevice) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn quantize(
@@ -17,48 +17,48 @@ impl QTensorOps<Self> for LibTorch {
         _scheme: &QuantScheme,
         _qparams: QuantizationParametersPrimitive<Self>,
     ) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn quantize_dynamic(
         _tensor: FloatTensor<Self>,
         _scheme: &QuantScheme,
     ) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn dequantize(_tensor: QuantizedTensor<Self>, _dtype: FloatDType) -> FloatTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_to_device(
         _tensor: QuantizedTensor<Self>,
         _device: &Device<Self>,
     ) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_reshape(_tensor: QuantizedTensor<Self>, _shape: Shape) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     async fn q_into_data(_tensor: QuantizedTensor<Self>) -> Result<TensorData, ExecutionError> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
     fn q_swap_dims(
         _tensor: QuantizedTensor<Self>,
         _dim1: usize,
         _dim2: usize,
     ) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_permute(_tensor: QuantizedTensor<Self>, _axes: &[usize]) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_flip(_tensor: QuantizedTensor<Self>, _axes: &[usize]) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_argmax(
@@ -66,7 +66,7 @@ impl QTensorOps<Self> for LibTorch {
         _dim: usize,
         _out_dtype: IntDType,
     ) -> IntTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_argmin(
@@ -74,7 +74,7 @@ impl QTensorOps<Self> for LibTorch {
         _dim: usize,
         _out_dtype: IntDType,
     ) -> IntTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_max_dim_with_indices(
@@ -82,15 +82,15 @@ impl QTensorOps<Self> for LibTorch {
         _dim: usize,
         _indices_dtype: IntDType,
     ) -> (QuantizedTensor<Self>, IntTensor<Self>) {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_max_dim(_tensor: QuantizedTensor<Self>, _dim: usize) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_min_dim(_tensor: QuantizedTensor<Self>, _dim: usize) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_min_dim_with_indices(
@@ -98,7 +98,7 @@ impl QTensorOps<Self> for LibTorch {
         _dim: usize,
         _indices_dtype: IntDType,
     ) -> (QuantizedTensor<Self>, IntTensor<Self>) {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_sort(
@@ -106,7 +106,7 @@ impl QTensorOps<Self> for LibTorch {
         _dim: usize,
         _descending: bool,
     ) -> QuantizedTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_sort_with_indices(
@@ -115,7 +115,7 @@ impl QTensorOps<Self> for LibTorch {
         _descending: bool,
         _indices_dtype: IntDType,
     ) -> (QuantizedTensor<Self>, IntTensor<Self>) {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 
     fn q_argsort(
@@ -124,6 +124,6 @@ impl QTensorOps<Self> for LibTorch {
         _descending: bool,
         _out_dtype: IntDType,
     ) -> IntTensor<Self> {
-        unimplemented!()
+        panic!("burn-tch does not support quantized tensors")
     }
 }

@@ -14,7 +14,7 @@ impl FloatTensorOps<Self> for LibTorch {
             DType::F32 => TchTensor::from_data::<f32>(data, (*device).into()),
             DType::F16 => TchTensor::from_data::<f16>(data, (*device).into()),
             DType::BF16 => TchTensor::from_data::<bf16>(data, (*device).into()),
-            _ => unimplemented!("Unsupported dtype for `float_from_data`"),
+            _ => panic!("burn-tch: unsupported dtype for `float_from_data`"),
         }
     }
 
