@@ -11,7 +11,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
-use crate::fold::fold_optional;
+use crate::fold::{fold_each, fold_optional};
 use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, conv3x3};
 use crate::params::trainable_params;
 use crate::resnet::{BasicBlock, BasicBlockConfig, ShortcutOption};
@@ -194,10 +194,7 @@ impl CifarResNet {
     pub fn fold_batch_norm(mut self) -> Self {
         (self.conv1, self.bn1) = fold_optional(self.conv1, self.bn1);
         for stage in [&mut self.layer1, &mut self.layer2, &mut self.layer3] {
-            *stage = std::mem::take(stage)
-                .into_iter()
-                .map(BasicBlock::fold_batch_norm)
-                .collect();
+            fold_each(stage, BasicBlock::fold_batch_norm);
         }
         self
     }

@@ -12,10 +12,9 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
-use crate::fold::fold_optional;
-use crate::layers::{FeatureShape, LayerCost, batch_norm, conv1x1, conv2d, conv3x3};
+use crate::fold::{fold_each, fold_optional};
+use crate::layers::{FeatureShape, LayerCost, batch_norm, conv1x1, conv2d, conv3x3, maybe_norm};
 use crate::params::trainable_params;
-use crate::resnet::block::maybe_norm;
 use crate::summary::{StageSummary, stage};
 
 /// The stem of a DenseNet.
@@ -363,15 +362,17 @@ pub struct DenseNet {
 impl DenseNet {
     fn stem(&self, x: Tensor<4>) -> Tensor<4> {
         let f = &self.features;
+        // The ImageNet stem is conv0 → norm0 → relu → pool0 (conv0 → relu → pool0 once norm0
+        // is folded); the CIFAR stem the convolution alone.
         let x = f.conv0.forward(x);
-        // The ImageNet stem is conv0 → norm0 → relu → pool0; the CIFAR stem the convolution
-        // alone. A folded norm0 leaves conv0 → relu → pool0.
+        let x = match &f.norm0 {
+            Some(norm0) => relu(norm0.forward(x)),
+            None if f.pool0.is_some() => relu(x),
+            None => x,
+        };
         match &f.pool0 {
-            Some(pool0) => pool0.forward(relu(maybe_norm(f.norm0.as_ref(), x))),
-            None => match &f.norm0 {
-                Some(norm0) => relu(norm0.forward(x)),
-                None => x,
-            },
+            Some(pool0) => pool0.forward(x),
+            None => x,
         }
     }
 
@@ -387,10 +388,7 @@ impl DenseNet {
             (f.conv0, f.norm0) = fold_optional(conv0, f.norm0.take());
         }
         for block in &mut f.blocks {
-            block.layers = std::mem::take(&mut block.layers)
-                .into_iter()
-                .map(DenseLayer::fold_batch_norm)
-                .collect();
+            fold_each(&mut block.layers, DenseLayer::fold_batch_norm);
         }
         self
     }

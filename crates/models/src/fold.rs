@@ -61,6 +61,11 @@ pub(crate) fn fold_optional(conv: Conv2d, bn: Option<BatchNorm>) -> (Conv2d, Opt
     }
 }
 
+/// Replaces every item of `items` by `fold(item)` (a stage of blocks, a block of layers).
+pub(crate) fn fold_each<T>(items: &mut Vec<T>, fold: impl FnMut(T) -> T) {
+    *items = std::mem::take(items).into_iter().map(fold).collect();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,6 +78,15 @@ pub(crate) fn batch_norm(num_features: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(num_features).init(device)
 }
 
+/// `bn(x)`, or `x` where the network has no batch norm there (built without, or folded into
+/// the convolution before it: [`crate::fold`]).
+pub(crate) fn maybe_norm(bn: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+    match bn {
+        Some(bn) => bn.forward(x),
+        None => x,
+    }
+}
+
 /// Sets a batch norm's scale γ to zero, so that the branch it closes starts as the zero map
 /// (torchvision's `zero_init_residual`).
 pub(crate) fn zero_gamma(mut bn: BatchNorm) -> BatchNorm {

@@ -17,10 +17,9 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions, PadMode};
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
-use crate::fold::fold_optional;
-use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost};
+use crate::fold::{fold_each, fold_optional};
+use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, maybe_norm};
 use crate::params::trainable_params;
-use crate::resnet::block::maybe_norm;
 use crate::summary::{StageSummary, stage};
 
 /// Configuration of a [`UNet`]. `UNetConfig::new(3, 1)` is the seed's network: 64…1024
@@ -216,14 +215,8 @@ impl UNet {
     /// Every batch norm folded into the convolution before it, for eval-mode inference
     /// ([`crate::fold`]): both of each encoder, decoder and the bottleneck.
     pub fn fold_batch_norm(mut self) -> Self {
-        let fold_all = |blocks: Vec<DoubleConv>| {
-            blocks
-                .into_iter()
-                .map(DoubleConv::fold_batch_norm)
-                .collect()
-        };
-        self.encoders = fold_all(std::mem::take(&mut self.encoders));
-        self.decoders = fold_all(std::mem::take(&mut self.decoders));
+        fold_each(&mut self.encoders, DoubleConv::fold_batch_norm);
+        fold_each(&mut self.decoders, DoubleConv::fold_batch_norm);
         self.bottleneck = self.bottleneck.fold_batch_norm();
         self
     }

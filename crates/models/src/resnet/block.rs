@@ -13,7 +13,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::fold::fold_optional;
 use crate::layers::{
-    FeatureShape, LayerCost, batch_norm, chain_cost, conv1x1, conv3x3, zero_gamma,
+    FeatureShape, LayerCost, batch_norm, chain_cost, conv1x1, conv3x3, maybe_norm, zero_gamma,
 };
 
 /// What a block adds to the output of its residual branch.
@@ -97,14 +97,6 @@ impl Projection {
     pub fn fold_batch_norm(self) -> Self {
         let (conv, bn) = fold_optional(self.conv, self.bn);
         Self { conv, bn }
-    }
-}
-
-/// `bn(x)`, or `x` where the network has no batch norm there.
-pub(crate) fn maybe_norm(bn: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
-    match bn {
-        Some(bn) => bn.forward(x),
-        None => x,
     }
 }
 

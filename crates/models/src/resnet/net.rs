@@ -9,10 +9,10 @@ use burn::nn::{BatchNorm, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::block::{BasicBlockConfig, BottleneckConfig, ResidualBlock, ShortcutOption, maybe_norm};
+use super::block::{BasicBlockConfig, BottleneckConfig, ResidualBlock, ShortcutOption};
 use crate::error::{ModelError, ensure_positive};
-use crate::fold::fold_optional;
-use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, conv2d};
+use crate::fold::{fold_each, fold_optional};
+use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, conv2d, maybe_norm};
 use crate::params::trainable_params;
 use crate::summary::{StageSummary, stage};
 
@@ -284,10 +284,7 @@ impl ResNet {
             &mut self.layer3,
             &mut self.layer4,
         ] {
-            *stage = std::mem::take(stage)
-                .into_iter()
-                .map(ResidualBlock::fold_batch_norm)
-                .collect();
+            fold_each(stage, ResidualBlock::fold_batch_norm);
         }
         self
     }
