@@ -1,6 +1,6 @@
 //! The LibTorch backend's native backward operations (patches/burn-tch, PATCHES.md) against
 //! flex's gradients: conv2d (input, weight and bias gradients over strides, symmetric and
-//! asymmetric padding, groups, dilation and odd sizes), batch norm in training mode (output,
+//! asymmetric padding, groups, dilation and odd sizes; listed shapes and seeded random ones), batch norm in training mode (output,
 //! statistics and the three gradients), inference batch norm, and ReLU backward, each through
 //! Burn's autodiff exactly as a training step runs them. Needs libtorch (`--features tch`, as
 //! `cargo xtask libtorch` sets up; this crate's build.rs puts libtorch in the run path);
@@ -186,6 +186,53 @@ fn conv2d_gradients_match_flex() {
         {
             assert_close(
                 &format!("conv case {index} ({}, {name})", describe(case)),
+                &tch[part],
+                &flex[part],
+            );
+        }
+    }
+}
+
+/// Shapes drawn from a seeded generator: groups 1–3, kernels 1–5 per axis, strides 1–3,
+/// dilation 1–2, per-side padding 0–2 (often asymmetric), sizes just above the kernel's span.
+#[test]
+fn conv2d_gradients_match_flex_on_random_shapes() {
+    let mut state = 0x5eed_u64;
+    let mut draw = |low: usize, high: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        low + (state >> 33) as usize % (high - low + 1)
+    };
+    for index in 0..12 {
+        let groups = draw(1, 3);
+        let channels = [groups * draw(1, 3), groups * draw(1, 3)];
+        let kernel = [draw(1, 5), draw(1, 5)];
+        let stride = [draw(1, 3), draw(1, 3)];
+        let dilation = [draw(1, 2), draw(1, 2)];
+        let padding = [(draw(0, 2), draw(0, 2)), (draw(0, 2), draw(0, 2))];
+        let size = std::array::from_fn(|axis| {
+            let span = dilation[axis] * (kernel[axis] - 1) + 1;
+            span + draw(0, 9)
+        });
+        let case = conv_case(
+            draw(1, 3),
+            channels,
+            size,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            groups,
+        );
+        let seed = 700 + 10 * index as u64;
+        let [tch, flex] = devices().map(|(_, device)| conv_gradients(&case, seed, &device));
+        for (part, name) in ["output", "x gradient", "weight gradient", "bias gradient"]
+            .iter()
+            .enumerate()
+        {
+            assert_close(
+                &format!("random conv case {index} ({}, {name})", describe(&case)),
                 &tch[part],
                 &flex[part],
             );
