@@ -453,3 +453,39 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
     }
     skipnet_models::atomic::commit(&tmp, path).map_err(|e| DataError::io(path, e))
 }
+
+/// Stretches `values` in place so that their `lo` and `hi` quantiles map to 0 and 1, clamped
+/// (flat data becomes 0).
+pub fn stretch_percentiles(values: &mut [f32], lo: f64, hi: f64) {
+    let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return;
+    }
+    sorted.sort_by(f32::total_cmp);
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    let (low, high) = (at(lo), at(hi));
+    let scale = if high > low { 1.0 / (high - low) } else { 0.0 };
+    for v in values.iter_mut() {
+        *v = ((*v - low) * scale).clamp(0.0, 1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stretch_maps_the_quantiles_to_zero_and_one_and_clamps_outliers() {
+        // 0..=1000: the 0.5th percentile is 5, the 99.5th 995.
+        let mut values: Vec<f32> = (0..=1000).map(|v| v as f32).collect();
+        stretch_percentiles(&mut values, 0.005, 0.995);
+        assert_eq!(values[5], 0.0);
+        assert_eq!(values[995], 1.0);
+        assert_eq!((values[0], values[1000]), (0.0, 1.0), "outliers clamped");
+        assert!((values[500] - 0.5).abs() < 1e-6);
+        // Flat data has no spread to stretch: all 0.
+        let mut flat = vec![3.0f32; 10];
+        stretch_percentiles(&mut flat, 0.005, 0.995);
+        assert!(flat.iter().all(|&v| v == 0.0));
+    }
+}

@@ -4,8 +4,10 @@
 //! Each image has elliptical and irregular nuclei of varied size, brightness and inner texture
 //! (chromatin mottling, bright nucleoli), some touching or clustered, a few out of focus or
 //! saturated; the whole field is blurred by the optics, lies on an uneven background, and
-//! carries Poisson (shot) and Gaussian read noise at a random gain. Ground truth is the binary
-//! foreground mask; instance ids are kept.
+//! carries Poisson (shot) and Gaussian read noise at a random gain. Each image is then stretched
+//! between its 0.5th and 99.5th percentiles, as a real 16-bit image is when read, so training
+//! and prediction see intensities handled the same way. Ground truth is the binary foreground
+//! mask; instance ids are kept.
 
 use burn::data::dataset::{Dataset, DatasetError};
 use rand::Rng;
@@ -199,9 +201,12 @@ pub fn generate(config: &SyntheticCellsConfig, index: usize) -> SegmentationItem
             let background = offset + gx * u + gy * v + vignette * (1.0 - 2.0 * (u * u + v * v));
             let expected = (signal[y * n + x] + background.max(0.0)) * photons;
             let value = poisson(&mut rng, expected) / photons + read_noise * normal(&mut rng);
-            data[y * n + x] = value.clamp(0.0, 1.0);
+            data[y * n + x] = value.max(0.0);
         }
     }
+    // The same per-image robust stretch as a real deep image gets when read
+    // (`Image::normalised`: 0.5th–99.5th percentiles to [0, 1]).
+    crate::image::stretch_percentiles(&mut data, 0.005, 0.995);
     SegmentationItem {
         image: ImageF32 {
             channels: 1,
