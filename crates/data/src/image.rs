@@ -350,22 +350,11 @@ impl RawImage {
 
     fn percentiles(&self, lo: f64, hi: f64) -> (f64, f64) {
         let colours = self.colour_channels();
-        let mut values: Vec<f64> = (0..self.height * self.width)
+        let values = (0..self.height * self.width)
             .flat_map(|p| (0..colours).map(move |c| p * self.channels + c))
             .map(|i| self.sample(i))
-            .filter(|v| v.is_finite())
             .collect();
-        if values.is_empty() {
-            return (0.0, 1.0);
-        }
-        values.sort_by(|a, b| a.total_cmp(b));
-        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-        let (low, high) = (at(lo), at(hi));
-        if high > low {
-            (low, high)
-        } else {
-            (values[0], values[values.len() - 1])
-        }
+        robust_range(values, lo, hi).unwrap_or((0.0, 1.0))
     }
 }
 
@@ -454,16 +443,32 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
     skipnet_models::atomic::commit(&tmp, path).map_err(|e| DataError::io(path, e))
 }
 
-/// Stretches `values` in place so that their `lo` and `hi` quantiles map to 0 and 1, clamped
-/// (flat data becomes 0).
-pub fn stretch_percentiles(values: &mut [f32], lo: f64, hi: f64) {
-    let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    if sorted.is_empty() {
-        return;
+/// The `lo` and `hi` quantiles of the finite `values` (the whole range where they coincide);
+/// `None` without any finite value.
+fn robust_range(mut values: Vec<f64>, lo: f64, hi: f64) -> Option<(f64, f64)> {
+    values.retain(|v| v.is_finite());
+    if values.is_empty() {
+        return None;
     }
-    sorted.sort_by(f32::total_cmp);
-    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
     let (low, high) = (at(lo), at(hi));
+    Some(if high > low {
+        (low, high)
+    } else {
+        (values[0], values[values.len() - 1])
+    })
+}
+
+/// Stretches `values` in place between their `lo` and `hi` quantiles to [0, 1], clamped — the
+/// range [`RawImage::normalised`] uses for deep images (flat data becomes 0).
+pub fn stretch_percentiles(values: &mut [f32], lo: f64, hi: f64) {
+    let all = values.iter().map(|&v| v as f64).collect();
+    let Some((low, high)) = robust_range(all, lo, hi) else {
+        return;
+    };
+    // The quantiles are values of `values`, so f32 holds them exactly.
+    let (low, high) = (low as f32, high as f32);
     let scale = if high > low { 1.0 / (high - low) } else { 0.0 };
     for v in values.iter_mut() {
         *v = ((*v - low) * scale).clamp(0.0, 1.0);

@@ -120,29 +120,8 @@ impl ModuleOps<Self> for LibTorch {
         output_grad: TchTensor,
         options: ConvOptions<2>,
     ) -> TchTensor {
-        let input_shape = x.tensor.size();
-        let asymmetric = options.is_asymmetric();
-        let padding_begin = options.padding_begin();
-        let (x, options) = pad_asymmetric_conv_input::<LibTorch, 2>(x, options);
-        let grad = super::native::convolution_backward(
-            &x,
-            &weight,
-            &output_grad,
-            options.stride,
-            options.padding_begin(),
-            options.dilation,
-            options.groups,
-            super::native::ConvGradient::Input,
-        );
-        if !asymmetric {
-            return grad;
-        }
-        // The gradient of the explicitly padded input, cropped back to the input.
-        let mut tensor = grad.tensor;
-        for (axis, begin) in padding_begin.iter().enumerate() {
-            tensor = tensor.narrow(axis as i64 + 2, *begin as i64, input_shape[axis + 2]);
-        }
-        TchTensor::new(tensor.contiguous())
+        use super::native::{ConvGradient, convolution_backward};
+        convolution_backward(x, &weight, &output_grad, options, ConvGradient::Input)
     }
 
     // skipnet patch (PATCHES.md): see `conv2d_x_backward`.
@@ -153,17 +132,8 @@ impl ModuleOps<Self> for LibTorch {
         output_grad: TchTensor,
         options: ConvOptions<2>,
     ) -> TchTensor {
-        let (x, options) = pad_asymmetric_conv_input::<LibTorch, 2>(x, options);
-        super::native::convolution_backward(
-            &x,
-            &weight,
-            &output_grad,
-            options.stride,
-            options.padding_begin(),
-            options.dilation,
-            options.groups,
-            super::native::ConvGradient::Weight,
-        )
+        use super::native::{ConvGradient, convolution_backward};
+        convolution_backward(x, &weight, &output_grad, options, ConvGradient::Weight)
     }
 
     // skipnet patch (PATCHES.md): one reduction over batch and space, no transposed copy.
@@ -243,17 +213,17 @@ impl ModuleOps<Self> for LibTorch {
     ) -> BatchNormTrainBackward<Self> {
         let kind = x.tensor.kind();
         let compute = batch_norm_compute_kind(kind);
-        let cast = |t: &TchTensor| TchTensor::new(t.tensor.to_kind(compute));
-        let invstd = (variance.tensor.to_kind(compute) + epsilon).rsqrt();
+        let cast = |t: &TchTensor| t.tensor.to_kind(compute);
+        let invstd = (cast(&variance) + epsilon).rsqrt();
         let [x_grad, gamma_grad, beta_grad] = super::native::batch_norm_backward(
             &cast(&x),
             &cast(&gamma),
-            &mean.tensor.to_kind(compute),
+            &cast(&mean),
             &invstd,
             epsilon,
             &cast(&output_grad),
         );
-        let back = |t: TchTensor| TchTensor::new(t.tensor.to_kind(kind));
+        let back = |t: tch::Tensor| TchTensor::new(t.to_kind(kind));
         BatchNormTrainBackward::new(back(x_grad), back(gamma_grad), back(beta_grad))
     }
 

@@ -6,7 +6,8 @@
 //! everything else uses tch's bindings. The shim is compiled by `build.rs` where libtorch's
 //! headers are found (`cfg(burn_tch_native_backward)`); without it the generic paths stay.
 
-use crate::TchTensor;
+use crate::{LibTorch, TchTensor};
+use burn_backend::ops::{ConvOptions, conv::pad_asymmetric_conv_input};
 use std::ffi::{CStr, c_char, c_int};
 use torch_sys::C_tensor;
 
@@ -67,24 +68,26 @@ pub(crate) enum ConvGradient {
     Weight,
 }
 
-/// `at::convolution_backward` for a non-transposed convolution with symmetric `padding`.
-pub(crate) fn convolution_backward<const N: usize>(
-    x: &TchTensor,
+/// `at::convolution_backward` for a non-transposed convolution: the gradient of `x` or of
+/// `weight`. Asymmetric padding is applied to `x` explicitly first (as `conv2d` does), and the
+/// input gradient cropped back to `x`'s shape.
+pub(crate) fn convolution_backward(
+    x: TchTensor,
     weight: &TchTensor,
     output_grad: &TchTensor,
-    stride: [usize; N],
-    padding: [usize; N],
-    dilation: [usize; N],
-    groups: usize,
+    options: ConvOptions<2>,
     gradient: ConvGradient,
 ) -> TchTensor {
-    let stride = stride.map(|v| v as i64);
-    let padding = padding.map(|v| v as i64);
-    let dilation = dilation.map(|v| v as i64);
+    let input_shape = x.tensor.size();
+    let padding_added = options.is_asymmetric().then(|| options.padding_begin());
+    let (x, options) = pad_asymmetric_conv_input::<LibTorch, 2>(x, options);
+    let stride = options.stride.map(|v| v as i64);
+    let padding = options.padding_begin().map(|v| v as i64);
+    let dilation = options.dilation.map(|v| v as i64);
     let mut grad_input: *mut C_tensor = std::ptr::null_mut();
     let mut grad_weight: *mut C_tensor = std::ptr::null_mut();
     let want_input = gradient == ConvGradient::Input;
-    // SAFETY: the tensor pointers are live for the call; the arrays hold N values each; the
+    // SAFETY: the tensor pointers are live for the call; the arrays hold 2 values each; the
     // shim writes only the requested outputs.
     let message = unsafe {
         burn_tch_convolution_backward(
@@ -94,8 +97,8 @@ pub(crate) fn convolution_backward<const N: usize>(
             stride.as_ptr(),
             padding.as_ptr(),
             dilation.as_ptr(),
-            N as i64,
-            groups as i64,
+            2,
+            options.groups as i64,
             c_int::from(want_input),
             c_int::from(!want_input),
             &mut grad_input,
@@ -103,28 +106,38 @@ pub(crate) fn convolution_backward<const N: usize>(
         )
     };
     check(message, "convolution_backward");
-    let grad = if want_input { grad_input } else { grad_weight };
-    TchTensor::new(adopt(grad, "convolution_backward"))
+    if !want_input {
+        return TchTensor::new(adopt(grad_weight, "convolution_backward"));
+    }
+    let mut grad = adopt(grad_input, "convolution_backward");
+    if let Some(begin) = padding_added {
+        // The gradient of the explicitly padded input, cropped back to the input.
+        for (axis, begin) in begin.iter().enumerate() {
+            grad = grad.narrow(axis as i64 + 2, *begin as i64, input_shape[axis + 2]);
+        }
+        grad = grad.contiguous();
+    }
+    TchTensor::new(grad)
 }
 
 /// `at::native_batch_norm_backward` in training mode: the gradients of input, gamma and beta.
 pub(crate) fn batch_norm_backward(
-    x: &TchTensor,
-    gamma: &TchTensor,
+    x: &tch::Tensor,
+    gamma: &tch::Tensor,
     mean: &tch::Tensor,
     invstd: &tch::Tensor,
     epsilon: f64,
-    output_grad: &TchTensor,
-) -> [TchTensor; 3] {
+    output_grad: &tch::Tensor,
+) -> [tch::Tensor; 3] {
     let mut grads: [*mut C_tensor; 3] = [std::ptr::null_mut(); 3];
     let [grad_input, grad_weight, grad_bias] = &mut grads;
     // SAFETY: the tensor pointers are live for the call; the shim writes all three outputs
     // on success.
     let message = unsafe {
         burn_tch_batch_norm_backward(
-            output_grad.tensor.as_ptr(),
-            x.tensor.as_ptr(),
-            gamma.tensor.as_ptr(),
+            output_grad.as_ptr(),
+            x.as_ptr(),
+            gamma.as_ptr(),
             mean.as_ptr(),
             invstd.as_ptr(),
             epsilon,
@@ -134,7 +147,7 @@ pub(crate) fn batch_norm_backward(
         )
     };
     check(message, "native_batch_norm_backward");
-    grads.map(|grad| TchTensor::new(adopt(grad, "native_batch_norm_backward")))
+    grads.map(|grad| adopt(grad, "native_batch_norm_backward"))
 }
 
 /// Whether convolutions run on channels-last (NHWC) tensors: `BURN_TCH_CHANNELS_LAST=0` turns
@@ -145,9 +158,8 @@ pub(crate) fn batch_norm_backward(
 /// goes through a reshape, which copies into logical order.
 pub(crate) fn channels_last_enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ENABLED.get_or_init(|| {
-        std::env::var("BURN_TCH_CHANNELS_LAST").map_or(true, |v| v.trim() != "0")
-    })
+    *ENABLED
+        .get_or_init(|| std::env::var("BURN_TCH_CHANNELS_LAST").map_or(true, |v| v.trim() != "0"))
 }
 
 /// A 4-D tensor in channels-last memory order (the same storage where it already is); other
