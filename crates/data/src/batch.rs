@@ -1,5 +1,6 @@
 //! Batchers: items → tensors on the target device.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn::data::dataloader::batcher::Batcher;
@@ -166,6 +167,9 @@ pub struct SegmentationBatch {
     /// Per-pixel loss weights (the U-Net paper's weight map; 0 on padding), `[batch, 1,
     /// height, width]`, when the batcher has a border weight.
     pub weights: Option<Tensor<4>>,
+    /// Every item's object ids (0 = background and padding), row-major `[batch, height,
+    /// width]` on the host, when the batcher keeps them (for instance metrics).
+    pub instances: Option<Arc<Vec<u32>>>,
 }
 
 /// The U-Net paper's border weighting: `w0` and `σ` (pixels) of [`crate::weightmap`].
@@ -189,6 +193,8 @@ pub struct SegmentationBatcher {
     pub augment: bool,
     /// Per-pixel loss weights from each item's instances (after augmentation), if set.
     pub border: Option<BorderWeight>,
+    /// Whether batches carry each item's instance ids ([`SegmentationBatch::instances`]).
+    pub keep_instances: bool,
     seed: u64,
     calls: AtomicU64,
 }
@@ -201,6 +207,7 @@ impl SegmentationBatcher {
             crop: None,
             augment: false,
             border: None,
+            keep_instances: false,
             seed: 0,
             calls: AtomicU64::new(0),
         }
@@ -210,6 +217,13 @@ impl SegmentationBatcher {
     /// connected components) as per-pixel loss weights.
     pub fn with_border_weight(mut self, border: Option<BorderWeight>) -> Self {
         self.border = border;
+        self
+    }
+
+    /// With each item's instance ids (its own, or its mask's connected components) in the
+    /// batch, for instance metrics.
+    pub fn with_instances(mut self) -> Self {
+        self.keep_instances = true;
         self
     }
 
@@ -267,8 +281,16 @@ impl SegmentationBatcher {
         let mut images = vec![0f32; n * c * h * w];
         let mut masks = vec![0f32; n * h * w];
         let mut weights = self.border.map(|_| vec![0f32; n * h * w]);
+        let mut instances = self.keep_instances.then(|| vec![0u32; n * h * w]);
         for (b, item) in items.into_iter().enumerate() {
             let (ih, iw) = (item.image.height, item.image.width);
+            if let Some(instances) = instances.as_mut() {
+                let ids = item.instance_ids();
+                for y in 0..ih {
+                    let dst = (b * h + y) * w;
+                    instances[dst..dst + iw].copy_from_slice(&ids[y * iw..(y + 1) * iw]);
+                }
+            }
             if let (Some(border), Some(weights)) = (self.border, weights.as_mut()) {
                 let ids = item.instance_ids();
                 let map = crate::weightmap::unet_weight_map(&ids, ih, iw, border.w0, border.sigma);
@@ -295,6 +317,7 @@ impl SegmentationBatcher {
             images: Tensor::from_data(TensorData::new(images, [n, c, h, w]), device),
             masks: Tensor::from_data(TensorData::new(masks, [n, 1, h, w]), device),
             weights: weights.map(|w_| Tensor::from_data(TensorData::new(w_, [n, 1, h, w]), device)),
+            instances: instances.map(Arc::new),
         }
     }
 }

@@ -24,7 +24,9 @@ use crate::error::TrainError;
 use crate::history::{EpochRecord, HistoryLogger};
 use crate::optim::{OptimizerSpec, ScheduleSpec};
 use crate::progress::PlainProgress;
-use crate::segmentation::{MaskMetric, MaskScore, SegmentationModel};
+use crate::segmentation::{
+    InstanceMetric, InstanceScore, MaskMetric, MaskScore, SegmentationModel,
+};
 
 /// How to train.
 #[derive(Debug, Clone)]
@@ -377,6 +379,9 @@ where
                 t = t
                     .metric_train_numeric(MaskMetric::new(score))
                     .metric_valid_numeric(MaskMetric::new(score));
+            }
+            for score in [InstanceScore::F1IoU50, InstanceScore::Dsb2018] {
+                t = t.metric_valid_numeric(InstanceMetric::new(score));
             }
             t.metric_train_numeric(LearningRateMetric::new())
         },

@@ -191,7 +191,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
                 SegmentationBatcher::new(data.channels)
                     .with_augmentation(data.crop.map(|s| [s, s]), spec.seed)
                     .with_border_weight(spec.border()),
-                SegmentationBatcher::new(data.channels),
+                SegmentationBatcher::new(data.channels).with_instances(),
                 &device,
                 &fit,
             )?;

@@ -1,5 +1,7 @@
-//! Segmentation training pieces: the U-Net learner model, the BCE + Dice loss, and the
-//! Dice, IoU and pixel-accuracy metrics.
+//! Segmentation training pieces: the U-Net learner model, the BCE + Dice loss, the Dice, IoU
+//! and pixel-accuracy metrics, and the instance metrics of validation.
+
+use std::sync::Arc;
 
 use burn::module::Module;
 use burn::tensor::activation::sigmoid;
@@ -14,6 +16,7 @@ use skipnet_models::UNet;
 
 use crate::classification::{ScaledLoss, scaled_backward};
 use crate::error::TrainError;
+use crate::instances::{InstanceMatch, connected_components, match_instances, summarise};
 
 /// Smoothing term of the soft Dice loss.
 const DICE_EPS: f32 = 1.0;
@@ -60,6 +63,8 @@ pub struct SegmentationOutput {
     pub logits: Tensor<4>,
     /// True masks of 0/1, `[batch, 1, height, width]`.
     pub masks: Tensor<4>,
+    /// True object ids, row-major `[batch, height, width]`, when the batch carries them.
+    pub instances: Option<Arc<Vec<u32>>>,
 }
 
 impl ItemLazy for SegmentationOutput {
@@ -136,6 +141,23 @@ impl MaskScore {
     }
 }
 
+/// Attributes of a score in percent, higher better.
+fn percent_attributes() -> MetricAttributes {
+    NumericAttributes {
+        unit: Some("%".to_string()),
+        higher_is_better: true,
+    }
+    .into()
+}
+
+/// The logged entry of a percent score: the epoch's so far and the last batch's.
+fn percent_entry(epoch: f64, batch: f64, serialized: NumericEntry) -> SerializedEntry {
+    SerializedEntry::new(
+        format!("epoch {epoch:.2} % - batch {batch:.2} %"),
+        serialized.serialize(),
+    )
+}
+
 /// Dice, IoU or pixel accuracy of the thresholded prediction (logit > 0) over the whole epoch:
 /// TP, FP, FN and TN are summed over every batch and the score is computed once from the
 /// sums. (The mean of per-batch scores would weigh a batch with little foreground as much as
@@ -173,13 +195,10 @@ impl MaskMetric {
     }
 
     fn entry(&self, serialized: NumericEntry) -> SerializedEntry {
-        let (batch, epoch) = (
-            self.score.from_counts(self.batch),
+        percent_entry(
             self.score.from_counts(self.epoch),
-        );
-        SerializedEntry::new(
-            format!("epoch {epoch:.2} % - batch {batch:.2} %"),
-            serialized.serialize(),
+            self.score.from_counts(self.batch),
+            serialized,
         )
     }
 }
@@ -218,11 +237,7 @@ impl Metric for MaskMetric {
     }
 
     fn attributes(&self) -> MetricAttributes {
-        NumericAttributes {
-            unit: Some("%".to_string()),
-            higher_is_better: true,
-        }
-        .into()
+        percent_attributes()
     }
 }
 
@@ -240,6 +255,141 @@ impl Numeric for MaskMetric {
 
     fn final_value(&self) -> NumericEntry {
         NumericEntry::Final(self.score.from_counts(self.epoch))
+    }
+}
+
+/// Predicted logits and true object ids, for the instance metrics.
+pub struct InstancePairInput {
+    logits: Tensor<4>,
+    instances: Option<Arc<Vec<u32>>>,
+}
+
+impl Adaptor<InstancePairInput> for SegmentationOutput {
+    fn adapt(&self) -> InstancePairInput {
+        InstancePairInput {
+            logits: self.logits.clone(),
+            instances: self.instances.clone(),
+        }
+    }
+}
+
+/// Which instance score an [`InstanceMetric`] reports (see [`crate::instances`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceScore {
+    /// F1 of the objects matched at IoU 0.5, from the counts pooled over the epoch.
+    F1IoU50,
+    /// The 2018 Data Science Bowl's score, the mean over the epoch's images.
+    Dsb2018,
+}
+
+impl InstanceScore {
+    fn name(self) -> &'static str {
+        match self {
+            InstanceScore::F1IoU50 => "F1 IoU50",
+            InstanceScore::Dsb2018 => "DSB2018",
+        }
+    }
+}
+
+/// F1 at IoU 0.5 or the DSB2018 score of the epoch: objects are the 8-connected components
+/// of each image's thresholded prediction (logit > 0), matched to the batch's true object ids
+/// ([`SegmentationBatch::instances`]; batches without them are skipped). Columns
+/// `valid_f1_iou50` and `valid_dsb2018` of `metrics.csv`.
+#[derive(Clone)]
+pub struct InstanceMetric {
+    score: InstanceScore,
+    name: MetricName,
+    /// Matches of the last batch's images and of the epoch's.
+    batch: Vec<InstanceMatch>,
+    epoch: Vec<InstanceMatch>,
+}
+
+impl InstanceMetric {
+    /// A metric reporting `score`.
+    pub fn new(score: InstanceScore) -> Self {
+        Self {
+            score,
+            name: MetricName::new(score.name().to_string()),
+            batch: Vec::new(),
+            epoch: Vec::new(),
+        }
+    }
+
+    /// The score of `matches` in percent (NaN when there are none).
+    fn of(&self, matches: &[InstanceMatch]) -> f64 {
+        let [f1, dsb] = summarise(matches);
+        100.0
+            * match self.score {
+                InstanceScore::F1IoU50 => f1,
+                InstanceScore::Dsb2018 => dsb,
+            }
+    }
+
+    fn entry(&self, serialized: NumericEntry) -> SerializedEntry {
+        percent_entry(self.of(&self.epoch), self.of(&self.batch), serialized)
+    }
+}
+
+impl Metric for InstanceMetric {
+    type Input = InstancePairInput;
+
+    fn update(
+        &mut self,
+        input: &InstancePairInput,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
+        self.batch.clear();
+        if let Some(truth) = &input.instances {
+            let [n, _, h, w] = input.logits.dims();
+            let logits = input.logits.clone().try_into_vec_as::<f32>()?;
+            for (image, truth) in logits.chunks(h * w).zip(truth.chunks(h * w)).take(n) {
+                let on: Vec<bool> = image.iter().map(|&v| v > 0.0).collect();
+                let (predicted, _) = connected_components(&on, h, w);
+                self.batch.push(match_instances(truth, &predicted));
+            }
+        }
+        self.epoch.extend_from_slice(&self.batch);
+        Ok(self.entry(NumericEntry::Aggregated {
+            aggregated_value: self.of(&self.batch),
+            count: self.batch.len(),
+        }))
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        Ok(self.entry(self.final_value()))
+    }
+
+    fn clear(&mut self) {
+        self.batch.clear();
+        self.epoch.clear();
+    }
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        percent_attributes()
+    }
+}
+
+impl Numeric for InstanceMetric {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(NumericEntry::Aggregated {
+            aggregated_value: self.of(&self.batch),
+            count: self.batch.len(),
+        })
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(NumericEntry::Aggregated {
+            aggregated_value: self.of(&self.epoch),
+            count: self.epoch.len(),
+        })
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        NumericEntry::Final(self.of(&self.epoch))
     }
 }
 
@@ -269,6 +419,7 @@ impl SegmentationModel {
             loss,
             logits,
             masks: batch.masks,
+            instances: batch.instances,
         }
     }
 }
@@ -412,7 +563,7 @@ pub fn write_overlays(
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
-    use burn::tensor::{Device, Tolerance};
+    use burn::tensor::{Device, TensorData, Tolerance};
 
     fn t(values: [[f32; 4]; 1], device: &Device) -> Tensor<4> {
         Tensor::<2>::from_floats(values, device).reshape([1, 1, 2, 2])
@@ -507,6 +658,54 @@ mod tests {
                 0.0,
                 "cleared per epoch"
             );
+        }
+    }
+
+    #[test]
+    fn instance_scores_match_components_to_the_true_objects_over_the_epoch() {
+        let device = Device::flex();
+        let metadata = || MetricMetadata {
+            progress: burn::data::dataloader::Progress::new(1, 1, None),
+            iteration: Some(0),
+            lr: None,
+        };
+        // Two 1×7 images. Image 1: true objects 1, 2 (touching-ish) and 3; the prediction
+        // merges 1 and 2 into one component (IoU 2/5 with each) and misses 3: TP 0 of 3 true,
+        // 1 predicted, DSB 0. Image 2: one object, found exactly: TP 1 of 1, DSB 1.
+        // Pooled F1 = 2·1 / (4 + 2) = 33.3 %; DSB2018 = mean(0, 1) = 50 %.
+        let logits = Tensor::<4>::from_data(
+            TensorData::new(
+                vec![
+                    5.0f32, 5.0, 5.0, 5.0, 5.0, -5.0, -5.0, //
+                    -5.0, 5.0, 5.0, -5.0, -5.0, -5.0, -5.0,
+                ],
+                [2, 1, 1, 7],
+            ),
+            &device,
+        );
+        let truth = vec![1u32, 1, 0, 2, 2, 0, 3, 0, 7, 7, 0, 0, 0, 0];
+        let with_ids = InstancePairInput {
+            logits: logits.clone(),
+            instances: Some(Arc::new(truth)),
+        };
+        let without_ids = InstancePairInput {
+            logits,
+            instances: None,
+        };
+        for (score, expected) in [
+            (InstanceScore::F1IoU50, 100.0 / 3.0),
+            (InstanceScore::Dsb2018, 50.0),
+        ] {
+            let mut metric = InstanceMetric::new(score);
+            metric.update(&with_ids, &metadata()).unwrap();
+            // A batch without object ids adds nothing.
+            metric.update(&without_ids, &metadata()).unwrap();
+            let NumericEntry::Final(value) = metric.final_value() else {
+                panic!("final entry")
+            };
+            assert!((value - expected).abs() < 1e-9, "{score:?}: {value}");
+            metric.clear();
+            assert!(metric.running_value().unwrap().current().is_nan());
         }
     }
 }

@@ -132,6 +132,7 @@ pub fn time_train_step(
                     images: images.clone(),
                     masks: masks.clone(),
                     weights: None,
+                    instances: None,
                 };
                 let loss = m.forward_step(batch).loss;
                 Learner::Segmenter(backward_and_update(m, loss, &mut optim, &mut phases, t0))

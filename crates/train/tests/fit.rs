@@ -61,7 +61,7 @@ fn unet_loss_goes_down() {
         train,
         valid,
         SegmentationBatcher::new(1),
-        SegmentationBatcher::new(1),
+        SegmentationBatcher::new(1).with_instances(),
         &device,
         &FitOptions {
             batch_size: 4,
@@ -73,13 +73,16 @@ fn unet_loss_goes_down() {
     let first = h[0].get("train", "loss").unwrap();
     let last = h[4].get("train", "loss").unwrap();
     assert!(last < first, "train loss {first} -> {last}");
-    for metric in ["dice", "iou", "pixel_accuracy"] {
+    for metric in ["dice", "iou", "pixel_accuracy", "f1_iou50", "dsb2018"] {
+        let value = h[4].get("valid", metric);
         assert!(
-            h[4].get("valid", metric).is_some(),
-            "{metric} missing: {:?}",
+            value.is_some_and(|v| (0.0..=100.0).contains(&v)),
+            "{metric} missing or out of range: {:?}",
             h[4]
         );
     }
+    // Instance metrics are scored on validation only.
+    assert!(h[4].get("train", "dsb2018").is_none());
 }
 
 #[test]

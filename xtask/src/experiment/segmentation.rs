@@ -192,18 +192,15 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
     )?;
     let mut series: Vec<Series> = Vec::new();
     for ((name, _), run) in VARIANTS.iter().zip(&runs) {
-        series.push(run.series(
-            &format!("{name}: validation Dice %"),
-            "valid",
-            "dice",
-            |v| v,
-        ));
+        for (key, label) in [("dice", "Dice"), ("dsb2018", "DSB2018")] {
+            series.push(run.series(&format!("{name}: {label}"), "valid", key, |v| v));
+        }
     }
     line_chart(
         &setup.dir.join("segmentation.png"),
-        "U-Net on synthetic cells: validation Dice",
+        "U-Net on synthetic cells: validation Dice and DSB2018 score per epoch",
         "epoch",
-        "Dice %",
+        "%",
         &series,
         false,
     )?;
@@ -238,7 +235,7 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
         })
         .collect();
     report.sections.push(format!(
-        "## Results\n\n{}\n{findings}\n\n![validation Dice](segmentation.png)\n\nThe same \
+        "## Results\n\n{}\n{findings}\n\n![validation Dice and DSB2018 per epoch](segmentation.png)\n\nThe same \
          held-out image for each method: pixels (yellow: true positive, red: false positive, \
          green: false negative) and objects (outlines: green matched at IoU > 0.5, red merged \
          — covering most of two or more true nuclei —, orange split, blue other; yellow: a \
