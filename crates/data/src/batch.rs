@@ -284,20 +284,14 @@ impl SegmentationBatcher {
         let mut instances = self.keep_instances.then(|| vec![0u32; n * h * w]);
         for (b, item) in items.into_iter().enumerate() {
             let (ih, iw) = (item.image.height, item.image.width);
-            if let Some(instances) = instances.as_mut() {
-                let ids = item.instance_ids();
-                for y in 0..ih {
-                    let dst = (b * h + y) * w;
-                    instances[dst..dst + iw].copy_from_slice(&ids[y * iw..(y + 1) * iw]);
-                }
+            let ids = (self.keep_instances || self.border.is_some()).then(|| item.instance_ids());
+            if let (Some(instances), Some(ids)) = (instances.as_mut(), &ids) {
+                paste_plane(instances, ids, b, [h, w], [ih, iw]);
             }
-            if let (Some(border), Some(weights)) = (self.border, weights.as_mut()) {
-                let ids = item.instance_ids();
-                let map = crate::weightmap::unet_weight_map(&ids, ih, iw, border.w0, border.sigma);
-                for y in 0..ih {
-                    let dst = (b * h + y) * w;
-                    weights[dst..dst + iw].copy_from_slice(&map[y * iw..(y + 1) * iw]);
-                }
+            if let (Some(border), Some(weights), Some(ids)) = (self.border, weights.as_mut(), &ids)
+            {
+                let map = crate::weightmap::unet_weight_map(ids, ih, iw, border.w0, border.sigma);
+                paste_plane(weights, &map, b, [h, w], [ih, iw]);
             }
             let image = item.image.with_channels(c);
             for ch in 0..c {
@@ -319,6 +313,21 @@ impl SegmentationBatcher {
             weights: weights.map(|w_| Tensor::from_data(TensorData::new(w_, [n, 1, h, w]), device)),
             instances: instances.map(Arc::new),
         }
+    }
+}
+
+/// Copies the `[ih, iw]` plane `src` into plane `b` of the `[_, h, w]` buffer `dst` (top-left,
+/// the rest as it was: the padding).
+fn paste_plane<T: Copy>(
+    dst: &mut [T],
+    src: &[T],
+    b: usize,
+    [h, w]: [usize; 2],
+    [ih, iw]: [usize; 2],
+) {
+    for y in 0..ih {
+        let at = (b * h + y) * w;
+        dst[at..at + iw].copy_from_slice(&src[y * iw..(y + 1) * iw]);
     }
 }
 

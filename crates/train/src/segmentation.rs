@@ -1,7 +1,7 @@
 //! Segmentation training pieces: the U-Net learner model, the BCE + Dice loss, the Dice, IoU
 //! and pixel-accuracy metrics, and the instance metrics of validation.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use burn::module::Module;
 use burn::tensor::activation::sigmoid;
@@ -65,6 +65,8 @@ pub struct SegmentationOutput {
     pub masks: Tensor<4>,
     /// True object ids, row-major `[batch, height, width]`, when the batch carries them.
     pub instances: Option<Arc<Vec<u32>>>,
+    /// The images' object matches, computed once by whichever instance metric comes first.
+    pub instance_matches: Arc<OnceLock<Vec<InstanceMatch>>>,
 }
 
 impl ItemLazy for SegmentationOutput {
@@ -262,6 +264,29 @@ impl Numeric for MaskMetric {
 pub struct InstancePairInput {
     logits: Tensor<4>,
     instances: Option<Arc<Vec<u32>>>,
+    matches: Arc<OnceLock<Vec<InstanceMatch>>>,
+}
+
+impl InstancePairInput {
+    /// Each image's match of its predicted objects (the 8-connected components of logit > 0)
+    /// to its true ones; empty without true ids. Read from the device and computed once for
+    /// all the metrics of a batch.
+    fn matches(&self) -> Result<&[InstanceMatch], TensorReadError> {
+        if let Some(matches) = self.matches.get() {
+            return Ok(matches);
+        }
+        let mut matches = Vec::new();
+        if let Some(truth) = &self.instances {
+            let [n, _, h, w] = self.logits.dims();
+            let logits = self.logits.clone().try_into_vec_as::<f32>()?;
+            for (image, truth) in logits.chunks(h * w).zip(truth.chunks(h * w)).take(n) {
+                let on: Vec<bool> = image.iter().map(|&v| v > 0.0).collect();
+                let (predicted, _) = connected_components(&on, h, w);
+                matches.push(match_instances(truth, &predicted));
+            }
+        }
+        Ok(self.matches.get_or_init(|| matches))
+    }
 }
 
 impl Adaptor<InstancePairInput> for SegmentationOutput {
@@ -269,6 +294,7 @@ impl Adaptor<InstancePairInput> for SegmentationOutput {
         InstancePairInput {
             logits: self.logits.clone(),
             instances: self.instances.clone(),
+            matches: self.instance_matches.clone(),
         }
     }
 }
@@ -338,16 +364,7 @@ impl Metric for InstanceMetric {
         input: &InstancePairInput,
         _metadata: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
-        self.batch.clear();
-        if let Some(truth) = &input.instances {
-            let [n, _, h, w] = input.logits.dims();
-            let logits = input.logits.clone().try_into_vec_as::<f32>()?;
-            for (image, truth) in logits.chunks(h * w).zip(truth.chunks(h * w)).take(n) {
-                let on: Vec<bool> = image.iter().map(|&v| v > 0.0).collect();
-                let (predicted, _) = connected_components(&on, h, w);
-                self.batch.push(match_instances(truth, &predicted));
-            }
-        }
+        self.batch = input.matches()?.to_vec();
         self.epoch.extend_from_slice(&self.batch);
         Ok(self.entry(NumericEntry::Aggregated {
             aggregated_value: self.of(&self.batch),
@@ -420,6 +437,7 @@ impl SegmentationModel {
             logits,
             masks: batch.masks,
             instances: batch.instances,
+            instance_matches: Arc::default(),
         }
     }
 }
@@ -687,10 +705,12 @@ mod tests {
         let with_ids = InstancePairInput {
             logits: logits.clone(),
             instances: Some(Arc::new(truth)),
+            matches: Arc::default(),
         };
         let without_ids = InstancePairInput {
             logits,
             instances: None,
+            matches: Arc::default(),
         };
         for (score, expected) in [
             (InstanceScore::F1IoU50, 100.0 / 3.0),
