@@ -287,8 +287,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             let (shape, logits) = segment(&model, image, args.output.as_deref(), &device)?;
             if let Some(path) = &args.instances {
                 let (h, w) = (shape[2], shape[3]);
-                let foreground: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
-                let (labels, count) = skipnet_data::labels::connected_components(&foreground, h, w);
+                let (labels, count) = skipnet_train::instances::logit_objects(&logits, h, w);
                 skipnet_data::image::save_label_png(&labels, h, w, path)?;
                 println!(
                     "{count} objects; wrote {} (16-bit labels, {w}×{h})",

@@ -13,7 +13,7 @@ use skipnet_models::{Model, Task};
 use crate::backend::Backend;
 use crate::error::{Result, TrainError};
 use crate::folder::{ModelRecipe, RunFolder};
-use crate::instances::{connected_components, match_instances, summarise};
+use crate::instances::{logit_objects, match_instances, summarise};
 use crate::segmentation::{MaskScore, mask_logits, pixel_class};
 
 /// Images per forward pass when scoring a classifier.
@@ -232,8 +232,7 @@ pub fn evaluate_segmenter(
         }
         // Objects of the truth: its instance ids, else the mask's components.
         let truth = item.instance_ids();
-        let predicted: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
-        let (predicted, _) = connected_components(&predicted, h, w);
+        let (predicted, _) = logit_objects(&logits, h, w);
         matches.push(match_instances(&truth, &predicted));
         let (otsu, otsu_ids) = skipnet_data::labels::otsu_instances(&item.image);
         for (&on, &t) in otsu.iter().zip(&item.mask) {

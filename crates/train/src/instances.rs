@@ -11,6 +11,13 @@ use std::collections::HashMap;
 
 pub use skipnet_data::labels::connected_components;
 
+/// The objects of a U-Net output `[height × width]` of logits: the 8-connected components of
+/// `logit > 0` (ids 1..=count, 0 = background), and their count.
+pub fn logit_objects(logits: &[f32], height: usize, width: usize) -> (Vec<u32>, usize) {
+    let foreground: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
+    connected_components(&foreground, height, width)
+}
+
 /// The IoU thresholds of the DSB2018 score: 0.50, 0.55, …, 0.95.
 pub const IOU_THRESHOLDS: [f64; 10] = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
 

@@ -16,7 +16,7 @@ use skipnet_models::UNet;
 
 use crate::classification::{ScaledLoss, scaled_backward};
 use crate::error::TrainError;
-use crate::instances::{InstanceMatch, connected_components, match_instances, summarise};
+use crate::instances::{InstanceMatch, logit_objects, match_instances, summarise};
 
 /// Smoothing term of the soft Dice loss.
 const DICE_EPS: f32 = 1.0;
@@ -280,8 +280,7 @@ impl InstancePairInput {
             let [n, _, h, w] = self.logits.dims();
             let logits = self.logits.clone().try_into_vec_as::<f32>()?;
             for (image, truth) in logits.chunks(h * w).zip(truth.chunks(h * w)).take(n) {
-                let on: Vec<bool> = image.iter().map(|&v| v > 0.0).collect();
-                let (predicted, _) = connected_components(&on, h, w);
+                let (predicted, _) = logit_objects(image, h, w);
                 matches.push(match_instances(truth, &predicted));
             }
         }
@@ -351,6 +350,14 @@ impl InstanceMetric {
             }
     }
 
+    /// The last batch's score.
+    fn current_entry(&self) -> NumericEntry {
+        NumericEntry::Aggregated {
+            aggregated_value: self.of(&self.batch),
+            count: self.batch.len(),
+        }
+    }
+
     fn entry(&self, serialized: NumericEntry) -> SerializedEntry {
         percent_entry(self.of(&self.epoch), self.of(&self.batch), serialized)
     }
@@ -366,10 +373,7 @@ impl Metric for InstanceMetric {
     ) -> Result<SerializedEntry, TensorReadError> {
         self.batch = input.matches()?.to_vec();
         self.epoch.extend_from_slice(&self.batch);
-        Ok(self.entry(NumericEntry::Aggregated {
-            aggregated_value: self.of(&self.batch),
-            count: self.batch.len(),
-        }))
+        Ok(self.entry(self.current_entry()))
     }
 
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
@@ -392,10 +396,7 @@ impl Metric for InstanceMetric {
 
 impl Numeric for InstanceMetric {
     fn value(&self) -> Option<NumericEntry> {
-        Some(NumericEntry::Aggregated {
-            aggregated_value: self.of(&self.batch),
-            count: self.batch.len(),
-        })
+        Some(self.current_entry())
     }
 
     fn running_value(&self) -> Option<NumericEntry> {

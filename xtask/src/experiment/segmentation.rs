@@ -256,7 +256,7 @@ fn object_overlays(
     data: &dyn burn::data::dataset::Dataset<skipnet_data::SegmentationItem>,
     unet: Option<&skipnet_models::UNet>,
 ) -> Result<()> {
-    use skipnet_data::labels::{connected_components, otsu_instances};
+    use skipnet_data::labels::otsu_instances;
     for i in 0..data.len().min(OBJECT_OVERLAYS) {
         let item = data
             .get(i)
@@ -266,8 +266,7 @@ fn object_overlays(
         let predicted = match unet {
             Some(unet) => {
                 let logits = skipnet_train::segmentation::mask_logits(unet, &item)?;
-                let on: Vec<bool> = logits.iter().map(|&l| l > 0.0).collect();
-                connected_components(&on, h, w).0
+                skipnet_train::instances::logit_objects(&logits, h, w).0
             }
             None => otsu_instances(&item.image).1,
         };

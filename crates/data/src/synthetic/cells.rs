@@ -146,16 +146,16 @@ impl Nucleus {
         ((u * u + v * v).sqrt() / boundary, u, v)
     }
 
-    /// Whether `(x, y)` is in the in-plane cross-section, and how deep (smaller is deeper).
-    fn inside(&self, x: f32, y: f32) -> Option<f32> {
-        let depth = self.rho(x, y).0 / self.section;
+    /// Whether a point at radial coordinate `rho` ([`Self::rho`]) is in the in-plane
+    /// cross-section, and how deep (smaller is deeper).
+    fn inside(&self, rho: f32) -> Option<f32> {
+        let depth = rho / self.section;
         (self.section > 0.0 && depth < 1.0).then_some(depth)
     }
 
-    /// Emitted intensity at `(x, y)` (before optics and noise); `grain` is the image's
-    /// chromatin texture at that pixel.
-    fn intensity(&self, x: f32, y: f32, grain: f32) -> f32 {
-        let (rho, u, v) = self.rho(x, y);
+    /// Emitted intensity (before optics and noise) at a point of [`Self::rho`] coordinates
+    /// `(rho, u, v)`; `grain` is the image's chromatin texture there.
+    fn intensity(&self, (rho, u, v): (f32, f32, f32), grain: f32) -> f32 {
         let halo = self.halo / (1.0 + ((rho - 1.0) / self.halo_softness).exp());
         if self.section == 0.0 {
             return self.brightness * halo;
@@ -254,8 +254,9 @@ pub fn generate(config: &SyntheticCellsConfig, index: usize) -> SegmentationItem
                 if (px - nucleus.cx).abs() > reach || (py - nucleus.cy).abs() > reach {
                     continue;
                 }
-                signal[y * n + x] += nucleus.intensity(px, py, grain[y * n + x]);
-                if let Some(depth) = nucleus.inside(px, py)
+                let at = nucleus.rho(px, py);
+                signal[y * n + x] += nucleus.intensity(at, grain[y * n + x]);
+                if let Some(depth) = nucleus.inside(at.0)
                     && depth < best
                 {
                     best = depth;
@@ -420,23 +421,20 @@ mod tests {
         let fraction = outside.len() as f64 / 4000.0;
         assert!((0.27..0.33).contains(&fraction), "{fraction}");
         let ghost = outside[0];
-        assert!(ghost.inside(0.0, 0.0).is_none());
-        assert!(ghost.intensity(0.0, 0.0, 1.0) > 0.0);
+        assert!(ghost.inside(ghost.rho(0.0, 0.0).0).is_none());
+        assert!(ghost.intensity(ghost.rho(0.0, 0.0), 1.0) > 0.0);
         // Cut off the equator: the mask is a smaller cross-section with defocused light round it.
         let cut = nuclei
             .iter()
             .find(|n| (0.5..0.8).contains(&n.section))
             .expect("a nucleus cut near a pole");
-        let just_outside = |n: &Nucleus| {
-            // A point on the major axis between the cross-section and the outline.
-            let r = n.radius * (n.section + 1.0) / 2.0;
-            let (s, c) = n.angle.sin_cos();
-            (n.cx + r * c, n.cy + r * s)
-        };
-        let (x, y) = just_outside(cut);
-        assert!(cut.inside(cut.cx, cut.cy).is_some());
-        assert!(cut.inside(x, y).is_none());
-        assert!(cut.intensity(x, y, 1.0) > 0.0);
+        // A point on the major axis between the cross-section and the outline.
+        let r = cut.radius * (cut.section + 1.0) / 2.0;
+        let (s, c) = cut.angle.sin_cos();
+        let between = cut.rho(cut.cx + r * c, cut.cy + r * s);
+        assert!(cut.inside(cut.rho(cut.cx, cut.cy).0).is_some());
+        assert!(cut.inside(between.0).is_none());
+        assert!(cut.intensity(between, 1.0) > 0.0);
         // Magnification varies between images: nucleus areas differ by an order of magnitude.
         let cells = SyntheticCells::new(0, 40, 96).unwrap();
         let mean_areas: Vec<f64> = (0..40)
