@@ -2,6 +2,7 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
+use crate::ops::conv2d_gemm;
 use crate::ops::{conv, conv_transpose, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
@@ -42,6 +43,51 @@ pub(crate) fn cast_from_f32<E: Element + Pod + Copy>(
     FlexTensor::new(bytes, Layout::contiguous(shape), E::dtype())
 }
 
+/// The tensor in the precision the native training kernels compute in: f32 and
+/// f64 as they are, half types widened to f32.
+fn widen(tensor: FlexTensor) -> FlexTensor {
+    match tensor.dtype() {
+        DType::F16 => cast_to_f32(tensor, burn_std::f16::to_f32),
+        DType::BF16 => cast_to_f32(tensor, burn_std::bf16::to_f32),
+        _ => tensor,
+    }
+}
+
+/// A result of [`widen`]ed operands back in the caller's dtype.
+fn narrow(tensor: FlexTensor, dtype: DType) -> FlexTensor {
+    match dtype {
+        DType::F16 => cast_from_f32(tensor, burn_std::f16::from_f32),
+        DType::BF16 => cast_from_f32(tensor, burn_std::bf16::from_f32),
+        _ => tensor,
+    }
+}
+
+/// Runs `op` at the precision the operands widen to (f64 stays f64, every
+/// other float dtype computes in f32).
+fn on_float<R>(dtype: DType, name: &str, op: impl FnOnce(Precision) -> R) -> R {
+    match dtype {
+        DType::F64 => op(Precision::F64),
+        DType::F32 | DType::F16 | DType::BF16 => op(Precision::F32),
+        dtype => panic!("{name}: unsupported dtype {dtype:?}"),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Precision {
+    F32,
+    F64,
+}
+
+/// Calls a function generic over the native kernels' element type at the given precision.
+macro_rules! at_precision {
+    ($precision:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
+        match $precision {
+            Precision::F32 => $f::<f32>($($arg),*),
+            Precision::F64 => $f::<f64>($($arg),*),
+        }
+    };
+}
+
 impl ModuleOps<Flex> for Flex {
     fn conv1d(
         x: FloatTensor<Flex>,
@@ -73,6 +119,52 @@ impl ModuleOps<Flex> for Flex {
             DType::BF16 => conv::conv2d_bf16(x, weight, bias, &options),
             dtype => panic!("conv2d: unsupported dtype {:?}", dtype),
         }
+    }
+
+    fn conv2d_x_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Flex> {
+        let dtype = x.dtype();
+        let x_shape = x.layout().shape().clone();
+        let (weight, output_grad) = (widen(weight), widen(output_grad));
+        let grad = on_float(dtype, "conv2d_x_backward", |p| {
+            use conv2d_gemm::conv2d_x_backward as f;
+            at_precision!(p, f(&x_shape, weight, output_grad, &options))
+        });
+        narrow(grad, dtype)
+    }
+
+    fn conv2d_weight_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Flex> {
+        let dtype = weight.dtype();
+        let w_shape = weight.layout().shape().clone();
+        let (x, output_grad) = (widen(x), widen(output_grad));
+        let grad = on_float(dtype, "conv2d_weight_backward", |p| {
+            use conv2d_gemm::conv2d_weight_backward as f;
+            at_precision!(p, f(x, &w_shape, output_grad, &options))
+        });
+        narrow(grad, dtype)
+    }
+
+    fn conv2d_bias_backward(
+        _x: FloatTensor<Flex>,
+        bias: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+    ) -> FloatTensor<Flex> {
+        let dtype = bias.dtype();
+        let output_grad = widen(output_grad);
+        let grad = on_float(dtype, "conv2d_bias_backward", |p| {
+            use conv2d_gemm::conv2d_bias_backward as f;
+            at_precision!(p, f(output_grad))
+        });
+        narrow(grad, dtype)
     }
 
     fn deform_conv2d(

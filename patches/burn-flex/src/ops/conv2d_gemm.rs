@@ -1,0 +1,840 @@
+//! Gradients of 2D convolution as GEMMs over NCHW column buffers.
+//!
+//! Each `(batch item, group)` pair unfolds its input window into a column
+//! buffer `col: [k = channels_per_group * kernel_h * kernel_w, s = out_h * out_w]`
+//! (row-major, one row per kernel tap). With the weight read as it is stored,
+//! `w_g: [out_channels_per_group, k]`, each gradient is one GEMM:
+//!
+//! - input gradient:  `col' = w_gᵀ · dy_g`, folded back onto the input (col2im);
+//! - weight gradient: `dw_g += dy_g · colᵀ`, summed over the batch.
+//!
+//! No layout conversion is needed (NCHW in, NCHW out), and the gradients avoid the transposed convolution and batch/channel-swapped
+//! convolution that Burn's generic backward passes compose. A 1×1 kernel with
+//! stride 1 and no padding uses the input itself as its column buffer.
+//!
+//! Work is split over the batch: each rayon task owns its column buffer and
+//! calls a single-threaded GEMM; with fewer batch items than threads the GEMM
+//! itself runs on rayon instead. The weight gradient sums fixed-size batch
+//! chunks in chunk order, so results do not depend on scheduling.
+//!
+//! Asymmetric padding is handled by the geometry itself (only the leading
+//! padding moves the window; the output size comes from the output tensor),
+//! so no padded copy of the input is made.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use burn_backend::ops::ConvOptions;
+use burn_backend::ops::conv::calculate_conv_output_size_asymmetric;
+use burn_std::{Bytes, Shape};
+use num_traits::Float;
+
+use crate::{FlexTensor, Layout};
+
+/// Element types the GEMM path computes in (f32 and f64; half types are
+/// widened to f32 by the callers).
+pub(crate) trait GemmFloat:
+    Float + bytemuck::Pod + burn_backend::Element + Send + Sync + 'static
+{
+}
+impl GemmFloat for f32 {}
+impl GemmFloat for f64 {}
+
+/// Batch items summed into one partial weight gradient before the partials
+/// are added in order. Fixed, so the summation order never depends on the
+/// number of threads or on scheduling.
+const WEIGHT_GRAD_CHUNK: usize = 8;
+
+/// Shapes and options of one 2D convolution, as the GEMM formulation sees them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Conv2dGeometry {
+    batch: usize,
+    channels_in: usize,
+    in_h: usize,
+    in_w: usize,
+    channels_out: usize,
+    kernel_h: usize,
+    kernel_w: usize,
+    out_h: usize,
+    out_w: usize,
+    stride: [usize; 2],
+    /// Leading padding (top, left); trailing padding only shows in `out_h`/`out_w`.
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    groups: usize,
+}
+
+impl Conv2dGeometry {
+    /// Geometry of `conv2d(x: [batch, channels_in, in_h, in_w], weight: [channels_out,
+    /// channels_in / groups, kernel_h, kernel_w])`; the output size follows the
+    /// (possibly asymmetric) padding.
+    pub(crate) fn new(x_shape: &Shape, w_shape: &Shape, options: &ConvOptions<2>) -> Self {
+        assert_eq!(x_shape.num_dims(), 4, "conv2d: input must be rank 4");
+        assert_eq!(w_shape.num_dims(), 4, "conv2d: weight must be rank 4");
+        let groups = options.groups;
+        assert!(
+            groups > 0
+                && x_shape[1] % groups == 0
+                && w_shape[0] % groups == 0
+                && w_shape[1] * groups == x_shape[1],
+            "conv2d: input channels {} and weight {:?} do not match groups {}",
+            x_shape[1],
+            w_shape,
+            groups
+        );
+        let out = |dim: usize| {
+            calculate_conv_output_size_asymmetric(
+                w_shape[2 + dim],
+                options.stride[dim],
+                options.padding[dim],
+                options.dilation[dim],
+                x_shape[2 + dim],
+            )
+        };
+        Self {
+            batch: x_shape[0],
+            channels_in: x_shape[1],
+            in_h: x_shape[2],
+            in_w: x_shape[3],
+            channels_out: w_shape[0],
+            kernel_h: w_shape[2],
+            kernel_w: w_shape[3],
+            out_h: out(0),
+            out_w: out(1),
+            stride: options.stride,
+            padding: options.padding_begin(),
+            dilation: options.dilation,
+            groups,
+        }
+    }
+
+    fn in_per_group(&self) -> usize {
+        self.channels_in / self.groups
+    }
+
+    fn out_per_group(&self) -> usize {
+        self.channels_out / self.groups
+    }
+
+    /// Rows of a column buffer: one per (input channel of the group, kernel tap).
+    fn col_rows(&self) -> usize {
+        self.in_per_group() * self.kernel_h * self.kernel_w
+    }
+
+    fn in_plane(&self) -> usize {
+        self.in_h * self.in_w
+    }
+
+    fn out_plane(&self) -> usize {
+        self.out_h * self.out_w
+    }
+
+    /// Values in one column buffer (none for a pointwise convolution, whose input
+    /// is its own column buffer).
+    fn col_len(&self) -> usize {
+        if self.is_pointwise() {
+            0
+        } else {
+            self.col_rows() * self.out_plane()
+        }
+    }
+
+    /// A 1×1 kernel at stride 1 without padding: the input is its own column buffer.
+    fn is_pointwise(&self) -> bool {
+        self.kernel_h == 1
+            && self.kernel_w == 1
+            && self.stride == [1, 1]
+            && self.padding == [0, 0]
+            && self.out_h == self.in_h
+            && self.out_w == self.in_w
+    }
+
+    /// Range of output indices `o` along one axis whose input index
+    /// `o * stride + tap * dilation - pad` lies in `[0, size)`.
+    fn valid_range(
+        out: usize,
+        size: usize,
+        stride: usize,
+        pad: usize,
+        tap_offset: usize,
+    ) -> (usize, usize) {
+        // input = o * stride + tap_offset - pad  ∈ [0, size)
+        let lo = if pad > tap_offset {
+            (pad - tap_offset).div_ceil(stride)
+        } else {
+            0
+        };
+        let hi = if size + pad > tap_offset {
+            ((size + pad - tap_offset - 1) / stride + 1).min(out)
+        } else {
+            0
+        };
+        (lo.min(hi), hi)
+    }
+
+    /// Unfold one group of one batch item, `x: [in_per_group, in_h, in_w]`, into
+    /// `col: [col_rows, out_plane]`. Out-of-input positions are zero.
+    fn im2col<T: GemmFloat>(&self, x: &[T], col: &mut [T]) {
+        let (kh, kw) = (self.kernel_h, self.kernel_w);
+        let (out_h, out_w) = (self.out_h, self.out_w);
+        let [sh, sw] = self.stride;
+        let [ph, pw] = self.padding;
+        let [dh, dw] = self.dilation;
+        let plane = self.out_plane();
+        for c in 0..self.in_per_group() {
+            let x_c = &x[c * self.in_plane()..(c + 1) * self.in_plane()];
+            for i in 0..kh {
+                let (oy_lo, oy_hi) = Self::valid_range(out_h, self.in_h, sh, ph, i * dh);
+                for j in 0..kw {
+                    let row = &mut col[((c * kh + i) * kw + j) * plane..][..plane];
+                    let (ox_lo, ox_hi) = Self::valid_range(out_w, self.in_w, sw, pw, j * dw);
+                    row[..oy_lo * out_w].fill(T::zero());
+                    row[oy_hi * out_w..].fill(T::zero());
+                    for oy in oy_lo..oy_hi {
+                        let iy = oy * sh + i * dh - ph;
+                        let dst = &mut row[oy * out_w..(oy + 1) * out_w];
+                        dst[..ox_lo].fill(T::zero());
+                        dst[ox_hi..].fill(T::zero());
+                        if ox_lo < ox_hi {
+                            let x_row = &x_c[iy * self.in_w..(iy + 1) * self.in_w];
+                            let ix0 = ox_lo * sw + j * dw - pw;
+                            if sw == 1 {
+                                dst[ox_lo..ox_hi]
+                                    .copy_from_slice(&x_row[ix0..ix0 + (ox_hi - ox_lo)]);
+                            } else {
+                                for (k, d) in dst[ox_lo..ox_hi].iter_mut().enumerate() {
+                                    *d = x_row[ix0 + k * sw];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fold `col: [col_rows, out_plane]` back onto one group of one batch item,
+    /// `dx: [in_per_group, in_h, in_w]`, adding every tap to the input position it
+    /// read (the adjoint of [`im2col`](Self::im2col)). `dx` must start zeroed.
+    fn col2im<T: GemmFloat>(&self, col: &[T], dx: &mut [T]) {
+        let (kh, kw) = (self.kernel_h, self.kernel_w);
+        let (out_h, out_w) = (self.out_h, self.out_w);
+        let [sh, sw] = self.stride;
+        let [ph, pw] = self.padding;
+        let [dh, dw] = self.dilation;
+        let plane = self.out_plane();
+        for c in 0..self.in_per_group() {
+            let dx_c = &mut dx[c * self.in_plane()..(c + 1) * self.in_plane()];
+            for i in 0..kh {
+                let (oy_lo, oy_hi) = Self::valid_range(out_h, self.in_h, sh, ph, i * dh);
+                for j in 0..kw {
+                    let row = &col[((c * kh + i) * kw + j) * plane..][..plane];
+                    let (ox_lo, ox_hi) = Self::valid_range(out_w, self.in_w, sw, pw, j * dw);
+                    if ox_lo >= ox_hi {
+                        continue;
+                    }
+                    for oy in oy_lo..oy_hi {
+                        let iy = oy * sh + i * dh - ph;
+                        let src = &row[oy * out_w + ox_lo..oy * out_w + ox_hi];
+                        let ix0 = ox_lo * sw + j * dw - pw;
+                        let dx_row = &mut dx_c[iy * self.in_w..(iy + 1) * self.in_w];
+                        if sw == 1 {
+                            for (d, &s) in dx_row[ix0..ix0 + src.len()].iter_mut().zip(src) {
+                                *d = *d + s;
+                            }
+                        } else {
+                            for (k, &s) in src.iter().enumerate() {
+                                let d = &mut dx_row[ix0 + k * sw];
+                                *d = *d + s;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst[m, n] (+)= Σ_k lhs[m, k] · rhs[k, n]`, every operand addressed by
+/// (row stride, column stride) in elements.
+///
+/// # Safety
+/// Every index reached through the strides must lie inside its buffer, and `dst`
+/// must not overlap `lhs` or `rhs`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_strided<T: GemmFloat>(
+    [m, n, k]: [usize; 3],
+    dst: *mut T,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: *const T,
+    [lhs_rs, lhs_cs]: [usize; 2],
+    rhs: *const T,
+    [rhs_rs, rhs_cs]: [usize; 2],
+    parallel: bool,
+) {
+    #[cfg(feature = "rayon")]
+    let parallelism = if parallel && m * n * k >= 64 * 64 * 64 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    #[cfg(not(feature = "rayon"))]
+    let parallelism = {
+        let _ = parallel;
+        gemm::Parallelism::None
+    };
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs,
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs,
+            rhs_cs as isize,
+            rhs_rs as isize,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Number of threads batch items are spread over.
+fn threads() -> usize {
+    #[cfg(feature = "rayon")]
+    {
+        rayon::current_num_threads()
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        1
+    }
+}
+
+/// Run `work(item, out_item, col, parallel)` for every batch item, `out` split
+/// into equal per-item chunks; in parallel over items when there are enough of
+/// them. `col` is a scratch column buffer of `col_len` values, allocated once
+/// per task rather than per item; `parallel` says whether the GEMMs inside may
+/// use threads themselves.
+fn for_each_item<T: GemmFloat, F>(out: &mut [T], items: usize, col_len: usize, work: F)
+where
+    F: Fn(usize, &mut [T], &mut [T], bool) + Sync + Send,
+{
+    if items == 0 || out.is_empty() {
+        return;
+    }
+    let per_item = out.len() / items;
+    #[cfg(feature = "rayon")]
+    if items >= threads() && threads() > 1 {
+        use rayon::prelude::*;
+        out.par_chunks_mut(per_item).enumerate().for_each_init(
+            || vec![T::zero(); col_len],
+            |col, (b, chunk)| work(b, chunk, col, false),
+        );
+        return;
+    }
+    let mut col = vec![T::zero(); col_len];
+    for (b, chunk) in out.chunks_mut(per_item).enumerate() {
+        work(b, chunk, &mut col, true);
+    }
+}
+
+/// Data of a float tensor as a contiguous slice (copying only when needed).
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    t.into_contiguous()
+}
+
+fn new_tensor<T: GemmFloat>(data: Vec<T>, shape: Shape) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(data),
+        Layout::contiguous(shape),
+        T::dtype(),
+    )
+}
+
+/// Gradient of a 2D convolution with respect to its input, `[batch, channels_in, in_h, in_w]`.
+pub(crate) fn conv2d_x_backward<T: GemmFloat>(
+    x_shape: &Shape,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let geo = Conv2dGeometry::new(x_shape, weight.layout().shape(), options);
+    check_output_grad(&geo, output_grad.layout().shape());
+    let (weight, output_grad) = (contiguous(weight), contiguous(output_grad));
+    let (w, dy): (&[T], &[T]) = (weight.storage(), output_grad.storage());
+
+    let (cpg, opg, rows, plane) = (
+        geo.in_per_group(),
+        geo.out_per_group(),
+        geo.col_rows(),
+        geo.out_plane(),
+    );
+    let dy_item = geo.channels_out * plane;
+    let mut dx = vec![T::zero(); geo.batch * geo.channels_in * geo.in_plane()];
+    for_each_item(
+        &mut dx,
+        geo.batch,
+        geo.col_len(),
+        |b, dx_b, col, parallel| {
+            for g in 0..geo.groups {
+                let dy_g = &dy[b * dy_item + g * opg * plane..][..opg * plane];
+                let dx_g = &mut dx_b[g * cpg * geo.in_plane()..(g + 1) * cpg * geo.in_plane()];
+                // col[rows, plane] = w_gᵀ[rows, opg] · dy_g[opg, plane]; a pointwise
+                // convolution writes it straight into dx.
+                let target = if geo.is_pointwise() {
+                    dx_g.as_mut_ptr()
+                } else {
+                    col.as_mut_ptr()
+                };
+                unsafe {
+                    gemm_strided(
+                        [rows, plane, opg],
+                        target,
+                        plane,
+                        false,
+                        w[g * opg * rows..].as_ptr(),
+                        [1, rows],
+                        dy_g.as_ptr(),
+                        [plane, 1],
+                        parallel,
+                    );
+                }
+                if !geo.is_pointwise() {
+                    geo.col2im(col, dx_g);
+                }
+            }
+        },
+    );
+    new_tensor(dx, x_shape.clone())
+}
+
+/// Gradient of a 2D convolution with respect to its weight, `[channels_out,
+/// channels_in / groups, kernel_h, kernel_w]`.
+pub(crate) fn conv2d_weight_backward<T: GemmFloat>(
+    x: FlexTensor,
+    w_shape: &Shape,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let geo = Conv2dGeometry::new(x.layout().shape(), w_shape, options);
+    check_output_grad(&geo, output_grad.layout().shape());
+    let (x, output_grad) = (contiguous(x), contiguous(output_grad));
+    let (x, dy): (&[T], &[T]) = (x.storage(), output_grad.storage());
+
+    let (cpg, opg, rows, plane) = (
+        geo.in_per_group(),
+        geo.out_per_group(),
+        geo.col_rows(),
+        geo.out_plane(),
+    );
+    let x_item = geo.channels_in * geo.in_plane();
+    let dy_item = geo.channels_out * plane;
+    let w_len = geo.channels_out * rows;
+
+    // dw over the batch items of one chunk, accumulated in place.
+    let chunk_grad =
+        |items: core::ops::Range<usize>, dw: &mut [T], col: &mut [T], parallel: bool| {
+            for (n, b) in items.enumerate() {
+                for g in 0..geo.groups {
+                    let x_g = &x[b * x_item + g * cpg * geo.in_plane()..][..cpg * geo.in_plane()];
+                    let col: &[T] = if geo.is_pointwise() {
+                        x_g
+                    } else {
+                        geo.im2col(x_g, col);
+                        col
+                    };
+                    let dy_g = &dy[b * dy_item + g * opg * plane..][..opg * plane];
+                    // dw_g[opg, rows] += dy_g[opg, plane] · colᵀ[plane, rows]
+                    unsafe {
+                        gemm_strided(
+                            [opg, rows, plane],
+                            dw[g * opg * rows..].as_mut_ptr(),
+                            rows,
+                            n > 0,
+                            dy_g.as_ptr(),
+                            [plane, 1],
+                            col.as_ptr(),
+                            [1, plane],
+                            parallel,
+                        );
+                    }
+                }
+            }
+        };
+
+    let chunks = geo.batch.div_ceil(WEIGHT_GRAD_CHUNK).max(1);
+    let mut partials = vec![T::zero(); chunks * w_len];
+    let chunk_range =
+        |c: usize| c * WEIGHT_GRAD_CHUNK..((c + 1) * WEIGHT_GRAD_CHUNK).min(geo.batch);
+    for_each_item(
+        &mut partials,
+        chunks,
+        geo.col_len(),
+        |c, dw, col, parallel| chunk_grad(chunk_range(c), dw, col, parallel),
+    );
+    let (first, rest) = partials.split_at_mut(w_len);
+    for partial in rest.chunks(w_len) {
+        for (d, &p) in first.iter_mut().zip(partial) {
+            *d = *d + p;
+        }
+    }
+    partials.truncate(w_len);
+    new_tensor(partials, w_shape.clone())
+}
+
+/// Gradient of a 2D convolution with respect to its bias, `[channels_out]`: the output
+/// gradient summed over batch and space.
+pub(crate) fn conv2d_bias_backward<T: GemmFloat>(output_grad: FlexTensor) -> FlexTensor {
+    let shape = output_grad.layout().shape().clone();
+    let (batch, channels) = (shape[0], shape[1]);
+    let plane = shape.num_elements() / (batch * channels).max(1);
+    let output_grad = contiguous(output_grad);
+    let dy: &[T] = output_grad.storage();
+    let mut grad = vec![T::zero(); channels];
+    for b in 0..batch {
+        for (c, g) in grad.iter_mut().enumerate() {
+            let row = &dy[(b * channels + c) * plane..][..plane];
+            *g = *g + row.iter().fold(T::zero(), |s, &v| s + v);
+        }
+    }
+    new_tensor(grad, Shape::new([channels]))
+}
+
+fn check_output_grad(geo: &Conv2dGeometry, shape: &Shape) {
+    assert!(
+        shape.num_dims() == 4
+            && shape[0] == geo.batch
+            && shape[1] == geo.channels_out
+            && shape[2] == geo.out_h
+            && shape[3] == geo.out_w,
+        "conv2d backward: output gradient {:?} does not match the convolution's output [{}, {}, {}, {}]",
+        shape,
+        geo.batch,
+        geo.channels_out,
+        geo.out_h,
+        geo.out_w
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every path against a direct f64 evaluation of the convolution sum and its
+    //! two adjoints, through the backend's public `ModuleOps` hooks.
+    use super::*;
+    use crate::Flex;
+    use burn_backend::TensorData;
+    use burn_backend::ops::ModuleOps;
+
+    /// Deterministic values in [-1, 1).
+    fn values(seed: u64, count: usize) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
+        (0..count)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn tensor(data: Vec<f32>, shape: &[usize]) -> FlexTensor {
+        FlexTensor::from_data(TensorData::new(data, shape.to_vec()))
+    }
+
+    fn read(t: FlexTensor) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    struct Case {
+        x: [usize; 4],
+        w: [usize; 4],
+        options: ConvOptions<2>,
+    }
+
+    fn case(
+        x: [usize; 4],
+        w: [usize; 4],
+        stride: [usize; 2],
+        padding: [(usize, usize); 2],
+        dilation: [usize; 2],
+        groups: usize,
+    ) -> Case {
+        Case {
+            x,
+            w,
+            options: ConvOptions::new_with_padding(stride, padding, dilation, groups),
+        }
+    }
+
+    /// Output, input gradient, weight gradient and bias gradient of
+    /// `Σ conv2d(x, w, b) · dy`, evaluated term by term in f64.
+    fn reference(
+        c: &Case,
+        x: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        dy: &[f32],
+        geo: &Conv2dGeometry,
+    ) -> [Vec<f32>; 4] {
+        let [batch, cin, h, wd] = c.x;
+        let [cout, cpg, kh, kw] = c.w;
+        let opg = cout / c.options.groups;
+        let (oh, ow) = (geo.out_h, geo.out_w);
+        let mut y = vec![0.0f64; batch * cout * oh * ow];
+        let mut dx = vec![0.0f64; x.len()];
+        let mut dw = vec![0.0f64; w.len()];
+        let mut db = vec![0.0f64; cout];
+        for b in 0..batch {
+            for o in 0..cout {
+                let g = o / opg;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let yi = ((b * cout + o) * oh + oy) * ow + ox;
+                        let mut acc = bias[o] as f64;
+                        let d = dy[yi] as f64;
+                        db[o] += d;
+                        for ci in 0..cpg {
+                            let cc = g * cpg + ci;
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let iy = (oy * c.options.stride[0] + i * c.options.dilation[0])
+                                        as isize
+                                        - c.options.padding[0].0 as isize;
+                                    let ix = (ox * c.options.stride[1] + j * c.options.dilation[1])
+                                        as isize
+                                        - c.options.padding[1].0 as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                        continue;
+                                    }
+                                    let xi = ((b * cin + cc) * h + iy as usize) * wd + ix as usize;
+                                    let wi = ((o * cpg + ci) * kh + i) * kw + j;
+                                    acc += x[xi] as f64 * w[wi] as f64;
+                                    dx[xi] += w[wi] as f64 * d;
+                                    dw[wi] += x[xi] as f64 * d;
+                                }
+                            }
+                        }
+                        y[yi] = acc;
+                    }
+                }
+            }
+        }
+        [y, dx, dw, db].map(|v| v.into_iter().map(|v| v as f32).collect())
+    }
+
+    fn assert_close(what: &str, got: &[f32], want: &[f32]) {
+        assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let diff = got
+            .iter()
+            .zip(want)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            diff <= 1e-5 * scale,
+            "{what}: max |Δ| = {diff} (largest value {scale})"
+        );
+    }
+
+    fn check(c: &Case, seed: u64) {
+        let geo = Conv2dGeometry::new(
+            &Shape::from(c.x.to_vec()),
+            &Shape::from(c.w.to_vec()),
+            &c.options,
+        );
+        let out_shape = [c.x[0], c.w[0], geo.out_h, geo.out_w];
+        let x = values(seed, c.x.iter().product());
+        let w = values(seed + 1, c.w.iter().product());
+        let bias = values(seed + 2, c.w[0]);
+        let dy = values(seed + 3, out_shape.iter().product());
+        let [y_ref, dx_ref, dw_ref, db_ref] = reference(c, &x, &w, &bias, &dy, &geo);
+        let label = format!("x {:?} w {:?} {:?}", c.x, c.w, c.options);
+
+        let y = Flex::conv2d(
+            tensor(x.clone(), &c.x),
+            tensor(w.clone(), &c.w),
+            Some(tensor(bias.clone(), &[c.w[0]])),
+            c.options.clone(),
+        );
+        assert_eq!(y.layout().shape().to_vec(), out_shape.to_vec(), "{label}");
+        assert_close(&format!("{label}: output"), &read(y), &y_ref);
+        let dx = Flex::conv2d_x_backward(
+            tensor(x.clone(), &c.x),
+            tensor(w.clone(), &c.w),
+            tensor(dy.clone(), &out_shape),
+            c.options.clone(),
+        );
+        assert_close(&format!("{label}: input gradient"), &read(dx), &dx_ref);
+        let dw = Flex::conv2d_weight_backward(
+            tensor(x.clone(), &c.x),
+            tensor(w.clone(), &c.w),
+            tensor(dy.clone(), &out_shape),
+            c.options.clone(),
+        );
+        assert_close(&format!("{label}: weight gradient"), &read(dw), &dw_ref);
+        let db = Flex::conv2d_bias_backward(
+            tensor(x, &c.x),
+            tensor(bias, &[c.w[0]]),
+            tensor(dy, &out_shape),
+        );
+        assert_close(&format!("{label}: bias gradient"), &read(db), &db_ref);
+    }
+
+    #[test]
+    fn listed_shapes_match_the_direct_sum() {
+        let p = |a, b| [(a, a), (b, b)];
+        let cases = [
+            // ResNet 3×3, stride 1 and 2 (the CIFAR nets' downsampling).
+            case([2, 16, 8, 8], [16, 16, 3, 3], [1, 1], p(1, 1), [1, 1], 1),
+            case([3, 16, 9, 9], [32, 16, 3, 3], [2, 2], p(1, 1), [1, 1], 1),
+            // stride 3, odd sizes, no padding.
+            case([2, 5, 11, 7], [6, 5, 3, 3], [3, 3], p(0, 0), [1, 1], 1),
+            // batch 1, 7×7 stem at stride 2.
+            case([1, 3, 15, 13], [8, 3, 7, 7], [2, 2], p(3, 3), [1, 1], 1),
+            case([1, 8, 15, 13], [8, 8, 7, 7], [2, 2], p(3, 3), [1, 1], 1),
+            // 1×1: pointwise and strided projection.
+            case([2, 12, 6, 6], [20, 12, 1, 1], [1, 1], p(0, 0), [1, 1], 1),
+            case([2, 12, 7, 7], [20, 12, 1, 1], [2, 2], p(0, 0), [1, 1], 1),
+            // groups (ResNeXt style) and depthwise.
+            case([2, 8, 7, 7], [12, 2, 3, 3], [1, 1], p(1, 1), [1, 1], 4),
+            case([2, 6, 7, 7], [6, 1, 3, 3], [1, 1], p(1, 1), [1, 1], 6),
+            // dilation 2.
+            case([2, 6, 10, 9], [5, 6, 3, 3], [1, 1], p(2, 2), [2, 2], 1),
+            // asymmetric padding (TensorFlow "same" at stride 2).
+            case(
+                [2, 6, 8, 8],
+                [7, 6, 3, 3],
+                [2, 2],
+                [(0, 1), (1, 2)],
+                [1, 1],
+                1,
+            ),
+            // non-square kernel and padding larger than the kernel reach.
+            case([2, 6, 5, 8], [4, 6, 1, 5], [1, 2], p(0, 2), [1, 1], 1),
+            case([1, 6, 3, 3], [4, 6, 3, 3], [1, 1], p(3, 3), [1, 1], 1),
+        ];
+        for (i, c) in cases.iter().enumerate() {
+            check(c, 10 * i as u64);
+        }
+    }
+
+    #[test]
+    fn seeded_random_shapes_match_the_direct_sum() {
+        let mut draw = values(99, 12 * 16)
+            .into_iter()
+            .map(|v| ((v + 1.0) * 1000.0) as usize);
+        let mut next = |n: usize| draw.next().unwrap() % n;
+        for seed in 0..12 {
+            let groups = [1, 1, 2, 3][next(4)];
+            let cpg = 1 + next(5);
+            let opg = 1 + next(5);
+            let kernel = [1 + next(5), 1 + next(5)];
+            let stride = [1 + next(3), 1 + next(3)];
+            let dilation = [1 + next(2), 1 + next(2)];
+            let padding = [(next(3), next(3)), (next(3), next(3))];
+            let size = [
+                kernel[0] * dilation[0] + next(8),
+                kernel[1] * dilation[1] + next(8),
+            ];
+            let c = case(
+                [1 + next(3), groups * cpg, size[0], size[1]],
+                [groups * opg, cpg, kernel[0], kernel[1]],
+                stride,
+                padding,
+                dilation,
+                groups,
+            );
+            check(&c, 1000 + seed);
+        }
+    }
+
+    #[test]
+    fn half_precision_computes_in_f32() {
+        use burn_std::f16;
+        let x: Vec<f16> = values(5, 2 * 4 * 6 * 6)
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        let w: Vec<f16> = values(6, 3 * 4 * 3 * 3)
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        let dy: Vec<f16> = values(7, 2 * 3 * 6 * 6)
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        let t = |v: &Vec<f16>, s: &[usize]| {
+            FlexTensor::from_data(TensorData::new(v.clone(), s.to_vec()))
+        };
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let dw = Flex::conv2d_weight_backward(
+            t(&x, &[2, 4, 6, 6]),
+            t(&w, &[3, 4, 3, 3]),
+            t(&dy, &[2, 3, 6, 6]),
+            options.clone(),
+        );
+        assert_eq!(dw.dtype(), burn_backend::DType::F16);
+        let wide = |v: &Vec<f16>, s: &[usize]| tensor(v.iter().map(|h| h.to_f32()).collect(), s);
+        let dw32 = Flex::conv2d_weight_backward(
+            wide(&x, &[2, 4, 6, 6]),
+            wide(&w, &[3, 4, 3, 3]),
+            wide(&dy, &[2, 3, 6, 6]),
+            options,
+        );
+        let got: Vec<f32> = dw
+            .into_data()
+            .try_to_vec::<f16>()
+            .unwrap()
+            .iter()
+            .map(|h| h.to_f32())
+            .collect();
+        let want: Vec<f32> = read(dw32)
+            .iter()
+            .map(|&v| f16::from_f32(v).to_f32())
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn weight_gradient_does_not_depend_on_thread_count() {
+        let c = case(
+            [20, 8, 6, 6],
+            [8, 8, 3, 3],
+            [1, 1],
+            [(1, 1), (1, 1)],
+            [1, 1],
+            1,
+        );
+        let x = values(1, c.x.iter().product());
+        let dy = values(2, 20 * 8 * 36);
+        let run = || {
+            read(Flex::conv2d_weight_backward(
+                tensor(x.clone(), &c.x),
+                tensor(values(3, 8 * 8 * 9), &c.w),
+                tensor(dy.clone(), &[20, 8, 6, 6]),
+                c.options.clone(),
+            ))
+        };
+        let default = run();
+        #[cfg(feature = "rayon")]
+        {
+            let single = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap()
+                .install(run);
+            assert_eq!(default, single);
+        }
+        assert_eq!(default, run());
+    }
+}
