@@ -3,14 +3,15 @@
 //! These operations power neural network modules like convolutions and pooling.
 
 use crate::ops::conv2d_gemm;
-use crate::ops::{conv, conv_transpose, deform_conv, interpolate, pool};
+use crate::ops::{batch_norm, conv, conv_transpose, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
     ops::{
-        AttentionModuleOptions, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
-        DeformConvOptions, FloatTensorOps, IntTensorOps, InterpolateMode, InterpolateOptions,
-        MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps, conv::pad_asymmetric_conv_input,
+        AttentionModuleOptions, BatchNormTrain, BatchNormTrainBackward, ConvOptions,
+        ConvTransposeOptions, DeformConv2dBackward, DeformConvOptions, FloatTensorOps,
+        IntTensorOps, InterpolateMode, InterpolateOptions, MaxPool2dBackward, MaxPool2dWithIndices,
+        ModuleOps, conv::pad_asymmetric_conv_input,
     },
     tensor::{BoolTensor, FloatTensor, IntTensor},
 };
@@ -165,6 +166,64 @@ impl ModuleOps<Flex> for Flex {
             at_precision!(p, f(output_grad))
         });
         narrow(grad, dtype)
+    }
+
+    fn batch_norm(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        beta: FloatTensor<Flex>,
+        mean: FloatTensor<Flex>,
+        variance: FloatTensor<Flex>,
+        epsilon: f64,
+    ) -> FloatTensor<Flex> {
+        let dtype = x.dtype();
+        let [x, gamma, beta, mean, variance] = [x, gamma, beta, mean, variance].map(widen);
+        let output = on_float(dtype, "batch_norm", |p| {
+            use batch_norm::batch_norm as f;
+            at_precision!(p, f(x, gamma, beta, mean, variance, epsilon))
+        });
+        narrow(output, dtype)
+    }
+
+    fn batch_norm_train(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        beta: FloatTensor<Flex>,
+        epsilon: f64,
+    ) -> BatchNormTrain<Flex> {
+        let dtype = x.dtype();
+        let [x, gamma, beta] = [x, gamma, beta].map(widen);
+        let (output, mean, variance) = on_float(dtype, "batch_norm_train", |p| {
+            use batch_norm::batch_norm_train as f;
+            at_precision!(p, f(x, gamma, beta, epsilon))
+        });
+        BatchNormTrain::new(
+            narrow(output, dtype),
+            narrow(mean, dtype),
+            narrow(variance, dtype),
+        )
+    }
+
+    fn batch_norm_train_backward(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        mean: FloatTensor<Flex>,
+        variance: FloatTensor<Flex>,
+        epsilon: f64,
+        output_grad: FloatTensor<Flex>,
+    ) -> BatchNormTrainBackward<Flex> {
+        let dtype = x.dtype();
+        let [x, gamma, mean, variance, output_grad] =
+            [x, gamma, mean, variance, output_grad].map(widen);
+        let (x_grad, gamma_grad, beta_grad) = on_float(dtype, "batch_norm_train_backward", |p| {
+            use batch_norm::batch_norm_train_backward as f;
+            at_precision!(p, f(x, gamma, mean, variance, epsilon, output_grad))
+        });
+        BatchNormTrainBackward::new(
+            narrow(x_grad, dtype),
+            narrow(gamma_grad, dtype),
+            narrow(beta_grad, dtype),
+        )
     }
 
     fn deform_conv2d(
