@@ -1,14 +1,16 @@
-//! Gradients of 2D convolution as GEMMs over NCHW column buffers.
+//! 2D convolution and its gradients as GEMMs over NCHW column buffers.
 //!
 //! Each `(batch item, group)` pair unfolds its input window into a column
 //! buffer `col: [k = channels_per_group * kernel_h * kernel_w, s = out_h * out_w]`
 //! (row-major, one row per kernel tap). With the weight read as it is stored,
-//! `w_g: [out_channels_per_group, k]`, each gradient is one GEMM:
+//! `w_g: [out_channels_per_group, k]`, the three operations are one GEMM each:
 //!
+//! - forward:         `y_g  = w_g · col`, written straight into the NCHW output;
 //! - input gradient:  `col' = w_gᵀ · dy_g`, folded back onto the input (col2im);
 //! - weight gradient: `dw_g += dy_g · colᵀ`, summed over the batch.
 //!
-//! No layout conversion is needed (NCHW in, NCHW out), and the gradients avoid the transposed convolution and batch/channel-swapped
+//! No layout conversion is needed on either side (NCHW in, NCHW out), and the
+//! gradients avoid the transposed convolution and batch/channel-swapped
 //! convolution that Burn's generic backward passes compose. A 1×1 kernel with
 //! stride 1 and no padding uses the input itself as its column buffer.
 //!
@@ -23,6 +25,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use burn_backend::DType;
 use burn_backend::ops::ConvOptions;
 use burn_backend::ops::conv::calculate_conv_output_size_asymmetric;
 use burn_std::{Bytes, Shape};
@@ -361,6 +364,64 @@ fn new_tensor<T: GemmFloat>(data: Vec<T>, shape: Shape) -> FlexTensor {
     )
 }
 
+/// Forward 2D convolution, `[batch, channels_out, out_h, out_w]`.
+pub(crate) fn conv2d<T: GemmFloat>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let geo = Conv2dGeometry::new(x.layout().shape(), weight.layout().shape(), options);
+    let (x, weight) = (contiguous(x), contiguous(weight));
+    let (x, w): (&[T], &[T]) = (x.storage(), weight.storage());
+    let bias = bias.map(contiguous);
+    let bias: Option<&[T]> = bias.as_ref().map(|b| b.storage());
+
+    let (cpg, opg, rows, plane) = (
+        geo.in_per_group(),
+        geo.out_per_group(),
+        geo.col_rows(),
+        geo.out_plane(),
+    );
+    let x_item = geo.channels_in * geo.in_plane();
+    let mut out = vec![T::zero(); geo.batch * geo.channels_out * plane];
+    for_each_item(&mut out, geo.batch, geo.col_len(), |b, y, col, parallel| {
+        for g in 0..geo.groups {
+            let x_g = &x[b * x_item + g * cpg * geo.in_plane()..][..cpg * geo.in_plane()];
+            let col: &[T] = if geo.is_pointwise() {
+                x_g
+            } else {
+                geo.im2col(x_g, col);
+                col
+            };
+            let y_g = &mut y[g * opg * plane..(g + 1) * opg * plane];
+            if let Some(bias) = bias {
+                for (o, row) in y_g.chunks_mut(plane).enumerate() {
+                    row.fill(bias[g * opg + o]);
+                }
+            }
+            // y_g[opg, plane] (+)= w_g[opg, rows] · col[rows, plane]
+            unsafe {
+                gemm_strided(
+                    [opg, plane, rows],
+                    y_g.as_mut_ptr(),
+                    plane,
+                    bias.is_some(),
+                    w[g * opg * rows..].as_ptr(),
+                    [rows, 1],
+                    col.as_ptr(),
+                    [plane, 1],
+                    parallel,
+                );
+            }
+        }
+    });
+    new_tensor(
+        out,
+        Shape::new([geo.batch, geo.channels_out, geo.out_h, geo.out_w]),
+    )
+}
+
 /// Gradient of a 2D convolution with respect to its input, `[batch, channels_in, in_h, in_w]`.
 pub(crate) fn conv2d_x_backward<T: GemmFloat>(
     x_shape: &Shape,
@@ -524,6 +585,25 @@ fn check_output_grad(geo: &Conv2dGeometry, shape: &Shape) {
         geo.out_h,
         geo.out_w
     );
+}
+
+/// Whether a float dtype has a native GEMM path here (others go through f32).
+pub(crate) fn is_gemm_dtype(dtype: DType) -> bool {
+    matches!(dtype, DType::F32 | DType::F64)
+}
+
+/// Whether a forward convolution goes through [`conv2d`] here rather than one
+/// of flex's special-purpose kernels: every shape except canonical depthwise
+/// convolutions and the few-channel filters (≤ 4 inputs, ≤ 16 outputs), which
+/// have direct kernels of their own in `conv.rs`.
+pub(crate) fn prefers_gemm_forward(x_shape: &Shape, w_shape: &Shape, groups: usize) -> bool {
+    if x_shape.num_dims() != 4 || w_shape.num_dims() != 4 {
+        return false;
+    }
+    let (channels_in, channels_out) = (x_shape[1], w_shape[0]);
+    let depthwise = groups > 1 && w_shape[1] == 1 && channels_out == channels_in;
+    let few_channels = groups == 1 && channels_in <= 4 && channels_out <= 16;
+    !depthwise && !few_channels
 }
 
 #[cfg(test)]

@@ -112,6 +112,18 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
+        if conv2d_gemm::is_gemm_dtype(x.dtype())
+            && conv2d_gemm::prefers_gemm_forward(
+                x.layout().shape(),
+                weight.layout().shape(),
+                options.groups,
+            )
+        {
+            return on_float(x.dtype(), "conv2d", |p| {
+                use conv2d_gemm::conv2d as f;
+                at_precision!(p, f(x, weight, bias, &options))
+            });
+        }
         let (x, options) = pad_asymmetric_conv_input::<Flex, 2>(x, options);
         match x.dtype() {
             DType::F32 => conv::conv2d_f32(x, weight, bias, &options),
