@@ -774,6 +774,8 @@ mod tests {
     fn listed_shapes_match_the_direct_sum() {
         let p = |a, b| [(a, a), (b, b)];
         let cases = [
+            // The CIFAR nets' stem: 3 → 16 channels, 3×3 (a few-channel forward kernel).
+            case([8, 3, 32, 32], [16, 3, 3, 3], [1, 1], p(1, 1), [1, 1], 1),
             // ResNet 3×3, stride 1 and 2 (the CIFAR nets' downsampling).
             case([2, 16, 8, 8], [16, 16, 3, 3], [1, 1], p(1, 1), [1, 1], 1),
             case([3, 16, 9, 9], [32, 16, 3, 3], [2, 2], p(1, 1), [1, 1], 1),
