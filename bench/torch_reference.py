@@ -62,6 +62,13 @@ def macs(model, x):
     return total[0]
 
 
+def fused(model):
+    """The eval-mode model with batch norms folded into the convolutions before them."""
+    import torch.fx.experimental.optimization as fx_opt
+
+    return fx_opt.fuse(model.eval())
+
+
 def timed(step, warmup, iters):
     for _ in range(warmup):
         step()
@@ -93,7 +100,7 @@ def measure(case, warmup, iters, device, channels_last=False):
     flops_per_image = macs(model, x)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     results = []
-    modes = ["train", "infer"] if case["train"] else ["infer"]
+    modes = (["train"] if case["train"] else []) + ["infer", "infer-folded"]
     for mode in modes:
         if mode == "train":
             model.train()
@@ -122,10 +129,14 @@ def measure(case, warmup, iters, device, channels_last=False):
                 phases.append([t1 - t0, t2 - t1, time.perf_counter() - t2])
         else:
             model.eval()
+            # `infer-folded`: PyTorch's own conv-BN fusion (torch.fx traces the model and
+            # folds every batch norm that follows a convolution), the counterpart of
+            # skipnet's Model::fold_batch_norm.
+            net = fused(model) if mode == "infer-folded" else model
 
             def step():
                 with torch.no_grad():
-                    model(x).sum().item()
+                    net(x).sum().item()
                 sync()
         seconds = timed(step, warmup, iters)
         ips = case["batch"] / seconds
@@ -137,8 +148,9 @@ def measure(case, warmup, iters, device, channels_last=False):
             "gflop_per_s": ips * flops_per_image * factor / 1e9, "peak_rss_mb": None,
             "phases": [statistics.median(p[i] for p in timed_phases) for i in range(3)]
             if timed_phases else None,
+            "version": torch.__version__,
         })
-        print(f"{case['arch']:<16} {mode:<5} batch {case['batch']:>3}  {seconds:8.3f} s  "
+        print(f"{case['arch']:<16} {mode:<12} batch {case['batch']:>3}  {seconds:8.3f} s  "
               f"{ips:8.1f} img/s", file=sys.stderr)
     return results
 

@@ -80,8 +80,8 @@ impl Backend {
         match self {
             Backend::Flex => cfg!(feature = "flex"),
             Backend::Ndarray => cfg!(feature = "ndarray"),
-            Backend::Wgpu => cfg!(feature = "wgpu"),
-            Backend::Cuda => cfg!(feature = "cuda"),
+            Backend::Wgpu => cfg!(any(feature = "wgpu", feature = "wgpu-unfused")),
+            Backend::Cuda => cfg!(any(feature = "cuda", feature = "cuda-unfused")),
             Backend::Tch => cfg!(feature = "tch"),
         }
     }
@@ -138,11 +138,11 @@ impl Backend {
             });
         }
         match self {
-            #[cfg(feature = "wgpu")]
+            #[cfg(any(feature = "wgpu", feature = "wgpu-unfused"))]
             Backend::Wgpu => Ok((0..count)
                 .map(|i| Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)))
                 .collect()),
-            #[cfg(feature = "cuda")]
+            #[cfg(any(feature = "cuda", feature = "cuda-unfused"))]
             Backend::Cuda => Ok((0..count).map(Device::cuda).collect()),
             #[allow(unreachable_patterns)]
             _ => Ok(vec![first]),
@@ -156,9 +156,9 @@ impl Backend {
             #[cfg(feature = "ndarray")]
             #[allow(deprecated)]
             Backend::Ndarray => Device::ndarray(),
-            #[cfg(feature = "wgpu")]
+            #[cfg(any(feature = "wgpu", feature = "wgpu-unfused"))]
             Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
-            #[cfg(feature = "cuda")]
+            #[cfg(any(feature = "cuda", feature = "cuda-unfused"))]
             Backend::Cuda => Device::cuda(0),
             #[cfg(feature = "tch")]
             #[allow(deprecated)]
