@@ -38,16 +38,17 @@ pub struct BenchArgs {
     /// (what CI does); the numbers mean nothing.
     #[arg(long)]
     tiny: bool,
-    /// CPU threads PyTorch may use (`torch.set_num_threads`).
-    #[arg(long, default_value_t = 2)]
-    torch_threads: usize,
+    /// CPU threads on both sides, set explicitly and recorded: rayon's global pool for flex
+    /// and ndarray, `OMP_NUM_THREADS` for tch, `torch.set_num_threads` for PyTorch.
+    #[arg(long, alias = "torch-threads", default_value_t = 2)]
+    threads: usize,
     /// Python that runs the PyTorch reference (needs torch and torchvision; e.g. a venv with
     /// torch 2.9.0 and torchvision 0.24.0 to compare against the libtorch the tch backend links).
     #[arg(long, default_value = "python3")]
     torch_python: PathBuf,
-    /// With --vs-torch: alternate skipnet and PyTorch per case this many times and report the
-    /// median ratio and its range.
-    #[arg(long, default_value_t = 1)]
+    /// With --vs-torch: measure each case this many times on both sides, the side that runs
+    /// first alternating from round to round, and report the median ratio and its range.
+    #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// The device PyTorch runs on (`cpu`, or `cuda` beside the wgpu/cuda backends; see
     /// bench/gpu.sh).
@@ -58,11 +59,14 @@ pub struct BenchArgs {
     torch_channels_last: bool,
 }
 
-/// skipnet ÷ PyTorch for one case and mode, over the rounds.
+/// skipnet ÷ PyTorch for one case and pair of modes, over the rounds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ratio {
     pub arch: String,
     pub mode: String,
+    /// The PyTorch measurement it is compared with (`infer-folded` is compared with both
+    /// PyTorch's own conv-BN fusion and its eager inference).
+    pub torch_mode: String,
     pub batch: usize,
     pub input: [usize; 3],
     /// Medians over the rounds.
@@ -76,60 +80,68 @@ pub struct Ratio {
     pub phases: Option<[f64; 3]>,
 }
 
-/// The PyTorch measurement a mode of ours is compared with: eager inference for folded
-/// inference (PyTorch eager does not fold), the same mode otherwise.
-fn torch_mode(mode: &str) -> &str {
-    match mode {
-        "infer-folded" => "infer",
-        other => other,
-    }
-}
+/// Which PyTorch measurement each of ours is compared with: the same mode, and folded inference
+/// also with PyTorch eager's (unfolded) inference.
+const COMPARED_MODES: [(&str, &str); 4] = [
+    ("train", "train"),
+    ("infer", "infer"),
+    ("infer-folded", "infer-folded"),
+    ("infer-folded", "infer"),
+];
 
-/// Pairs round k of ours with round k of PyTorch's for every case and mode.
+/// Pairs round k of ours with round k of PyTorch's for every case and pair of modes.
 fn ratios(ours: &[Measurement], torch: &[Measurement]) -> Vec<Ratio> {
     let mut out: Vec<Ratio> = Vec::new();
     for m in ours {
-        if out.iter().any(|r| r.arch == m.arch && r.mode == m.mode) {
-            continue;
-        }
-        let same = |x: &&Measurement| x.arch == m.arch && x.mode == m.mode;
-        // Folded inference is compared with PyTorch eager's (unfolded) inference.
-        let torch_mode = torch_mode(&m.mode);
-        let same_in_torch = |x: &&Measurement| x.arch == m.arch && x.mode == torch_mode;
-        let a: Vec<&Measurement> = ours.iter().filter(same).collect();
-        let b: Vec<&Measurement> = torch.iter().filter(same_in_torch).collect();
-        if b.is_empty() {
-            continue;
-        }
-        let per_round: Vec<f64> = a
-            .iter()
-            .zip(&b)
-            .map(|(a, b)| a.images_per_s / b.images_per_s)
-            .collect();
-        let phase = |i: usize| {
-            let v: Vec<f64> = a
+        for &(mode, torch_mode) in COMPARED_MODES.iter().filter(|(mode, _)| *mode == m.mode) {
+            if out
+                .iter()
+                .any(|r| r.arch == m.arch && r.mode == mode && r.torch_mode == torch_mode)
+            {
+                continue;
+            }
+            let a: Vec<&Measurement> = ours
+                .iter()
+                .filter(|x| x.arch == m.arch && x.mode == mode)
+                .collect();
+            let b: Vec<&Measurement> = torch
+                .iter()
+                .filter(|x| x.arch == m.arch && x.mode == torch_mode)
+                .collect();
+            if b.is_empty() {
+                continue;
+            }
+            let per_round: Vec<f64> = a
                 .iter()
                 .zip(&b)
-                .filter_map(|(a, b)| Some(b.phases?[i] / a.phases?[i]))
+                .map(|(a, b)| a.images_per_s / b.images_per_s)
                 .collect();
-            (!v.is_empty()).then(|| median(v))
-        };
-        let phases = match (phase(0), phase(1), phase(2)) {
-            (Some(f), Some(b), Some(u)) => Some([f, b, u]),
-            _ => None,
-        };
-        out.push(Ratio {
-            arch: m.arch.clone(),
-            mode: m.mode.clone(),
-            batch: m.batch,
-            input: m.input,
-            ours_images_per_s: median(a.iter().map(|m| m.images_per_s).collect()),
-            torch_images_per_s: median(b.iter().map(|m| m.images_per_s).collect()),
-            ratio: median(per_round.clone()),
-            min: per_round.iter().copied().fold(f64::INFINITY, f64::min),
-            max: per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            phases,
-        });
+            let phase = |i: usize| {
+                let v: Vec<f64> = a
+                    .iter()
+                    .zip(&b)
+                    .filter_map(|(a, b)| Some(b.phases?[i] / a.phases?[i]))
+                    .collect();
+                (!v.is_empty()).then(|| median(v))
+            };
+            let phases = match (phase(0), phase(1), phase(2)) {
+                (Some(f), Some(b), Some(u)) => Some([f, b, u]),
+                _ => None,
+            };
+            out.push(Ratio {
+                arch: m.arch.clone(),
+                mode: mode.into(),
+                torch_mode: torch_mode.into(),
+                batch: m.batch,
+                input: m.input,
+                ours_images_per_s: median(a.iter().map(|m| m.images_per_s).collect()),
+                torch_images_per_s: median(b.iter().map(|m| m.images_per_s).collect()),
+                ratio: median(per_round.clone()),
+                min: per_round.iter().copied().fold(f64::INFINITY, f64::min),
+                max: per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                phases,
+            });
+        }
     }
     out
 }
@@ -180,6 +192,9 @@ pub struct Measurement {
     /// Training steps: median seconds of forward + loss, backward, and the optimiser update.
     #[serde(default)]
     pub phases: Option<[f64; 3]>,
+    /// PyTorch's measurements: `torch.__version__`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// Resets the kernel's peak-RSS counter of this process (Linux; a no-op elsewhere).
@@ -245,6 +260,7 @@ pub fn measure(
                 gflop_per_s: images_per_s * macs as f64 * flop_factor / 1e9,
                 peak_rss_mb: backend.is_cpu().then(peak_rss_mb).flatten(),
                 phases,
+                version: None,
             };
             println!(
                 "{:<16} {:<12} batch {:>3} {:>3}×{:>3}×{:>3}  {:>8.3} s  {:>8.1} img/s  {:>6.1} GFLOP/s  {}",
@@ -319,7 +335,7 @@ fn run_torch(cases: &[Case], args: &BenchArgs) -> Result<Vec<Measurement>> {
             "--warmup",
             &args.warmup.to_string(),
             "--threads",
-            &args.torch_threads.to_string(),
+            &args.threads.to_string(),
             "--device",
             &args.torch_device,
         ])
@@ -342,10 +358,67 @@ fn run_torch(cases: &[Case], args: &BenchArgs) -> Result<Vec<Measurement>> {
     Ok(serde_json::from_str(json)?)
 }
 
+/// Sets the thread count skipnet's side runs with, before anything has started a pool.
+fn set_threads(backend: Backend, threads: usize) -> Result<String> {
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    if backend == Backend::Tch {
+        // libtorch sizes its intra-op pool from OMP_NUM_THREADS when it first starts, which
+        // is after this (single-threaded) point.
+        unsafe { std::env::set_var("OMP_NUM_THREADS", threads.to_string()) };
+        return Ok(format!("{threads} (OMP_NUM_THREADS)"));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| anyhow!("cannot set rayon's global pool to {threads} threads: {e}"))?;
+    Ok(format!("{} (rayon global pool)", rayon::current_num_threads()))
+}
+
+/// `name version` of a package in the workspace's Cargo.lock as this binary was built, with
+/// "(patched: patches/NAME)" when it is built from the vendored copy rather than crates.io.
+fn locked_package(name: &str) -> String {
+    let lock = include_str!("../../Cargo.lock");
+    let Some(entry) = lock
+        .split("[[package]]")
+        .find(|entry| entry.contains(&format!("name = \"{name}\"\n")))
+    else {
+        return format!("{name} (not in Cargo.lock)");
+    };
+    let version = entry
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .map_or("?", |v| v.trim_end_matches('"'));
+    if entry.contains("source = ") {
+        format!("{name} {version}")
+    } else {
+        format!("{name} {version} (patched: patches/{name})")
+    }
+}
+
+/// What skipnet's side ran: Burn's version, the backend crate and whether it is patched.
+fn skipnet_build(backend: Backend) -> String {
+    let crate_name = match backend {
+        Backend::Tch => "burn-tch",
+        Backend::Ndarray => "burn-ndarray",
+        Backend::Wgpu => "burn-wgpu",
+        Backend::Cuda => "burn-cuda",
+        Backend::Flex => "burn-flex",
+    };
+    format!("{}, {}", locked_package("burn"), locked_package(crate_name))
+}
+
 pub fn run(args: &BenchArgs) -> Result<()> {
     let Some(backend) = select_backend(args.backend)? else {
         return Ok(());
     };
+    let threads = if backend.is_cpu() {
+        set_threads(backend, args.threads)?
+    } else {
+        "n/a (GPU)".into()
+    };
+    let build = skipnet_build(backend);
     let cases = selected_cases(args)?;
     let (warmup, iters) = if args.tiny {
         (0, 1)
@@ -353,55 +426,65 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         (args.warmup, args.iters)
     };
     println!(
-        "skipnet on {} ({warmup} warm-up, median of {iters}{}):",
+        "skipnet on {} ({build}; threads {threads}; {warmup} warm-up, median of {iters}{}):",
         backend.name(),
         if args.vs_torch {
             format!(
-                "; each case then PyTorch eager on {}{} with {} threads, {} round(s)",
+                "; each case also on PyTorch on {}{} with {} threads, {} round(s), the side that runs first alternating",
                 args.torch_device,
                 if args.torch_channels_last {
                     " (channels-last)"
                 } else {
                     ""
                 },
-                args.torch_threads,
+                args.threads,
                 args.rounds
             )
         } else {
             String::new()
         }
     );
-    // Without PyTorch: one pass over the cases. With it: each case, then the same case in
-    // PyTorch, repeated `--rounds` times, so both sides of a ratio see the same machine load.
+    // Without PyTorch: one pass over the cases. With it: each case on both sides, repeated
+    // `--rounds` times, so both sides of a ratio see the same machine load; odd rounds run
+    // skipnet first, even rounds PyTorch first, so neither side always inherits the other's
+    // warm caches or thermal state.
     let mut ours = Vec::new();
     let mut torch = Vec::new();
     let rounds = if args.vs_torch { args.rounds.max(1) } else { 1 };
     for round in 1..=rounds {
         if rounds > 1 {
-            println!("round {round}/{rounds}");
+            println!(
+                "round {round}/{rounds} ({} first)",
+                if round % 2 == 1 { "skipnet" } else { "PyTorch" }
+            );
         }
         for case in &cases {
-            ours.extend(measure(std::slice::from_ref(case), backend, warmup, iters)?);
-            if args.vs_torch {
+            let one = std::slice::from_ref(case);
+            if args.vs_torch && round % 2 == 0 {
+                torch.extend(run_torch(one, args)?);
+            }
+            ours.extend(measure(one, backend, warmup, iters)?);
+            if args.vs_torch && round % 2 == 1 {
                 // The script prints its own lines (to stderr) as it measures.
-                torch.extend(run_torch(std::slice::from_ref(case), args)?);
+                torch.extend(run_torch(one, args)?);
             }
         }
     }
     let ratios = ratios(&ours, &torch);
     if args.vs_torch {
         println!(
-            "\n| case | mode | skipnet {} img/s | PyTorch img/s | ratio (median of {rounds}) | range | forward / backward / update ratio |\n|---|---|---|---|---|---|---|",
+            "\n| case | mode | PyTorch mode | skipnet {} img/s | PyTorch img/s | ratio (median of {rounds}) | range | forward / backward / update ratio |\n|---|---|---|---|---|---|---|---|",
             backend.name()
         );
         for r in &ratios {
             println!(
-                "| {} b{} {}×{} | {} | {:.1} | {:.1} | {:.2} | {:.2}–{:.2} | {} |",
+                "| {} b{} {}×{} | {} | {} | {:.1} | {:.1} | {:.2} | {:.2}–{:.2} | {} |",
                 r.arch,
                 r.batch,
                 r.input[1],
                 r.input[2],
                 r.mode,
+                r.torch_mode,
                 r.ours_images_per_s,
                 r.torch_images_per_s,
                 r.ratio,
@@ -414,12 +497,27 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     if let Some(path) = &args.json {
+        let torch_version = torch.iter().find_map(|m| m.version.clone());
         let json = serde_json::json!({
             "backend": backend.name(),
             "warmup": warmup,
             "iters": iters,
-            "torch_device": args.vs_torch.then_some(&args.torch_device),
-            "torch_channels_last": args.vs_torch.then_some(args.torch_channels_last),
+            "rounds": rounds,
+            "order": "each round runs every case on both sides; odd rounds skipnet first, even rounds PyTorch first",
+            "skipnet_side": {
+                "build": build,
+                "threads": threads,
+                "layout": if backend == Backend::Tch { "NCHW tensors, channels-last convolutions (patches/burn-tch)" } else { "NCHW" },
+                "infer_folded": "Model::fold_batch_norm (every batch norm after a convolution folded into it)",
+            },
+            "torch_side": args.vs_torch.then(|| serde_json::json!({
+                "version": torch_version,
+                "device": args.torch_device,
+                "threads": args.threads,
+                "layout": if args.torch_channels_last { "channels-last" } else { "NCHW (default)" },
+                "infer": "eager, eval mode, torch.no_grad",
+                "infer_folded": "torch.fx.experimental.optimization.fuse (conv-BN fusion), eval mode, torch.no_grad",
+            })),
             "skipnet": ours,
             "torch": args.vs_torch.then_some(&torch),
             "ratios": args.vs_torch.then_some(&ratios),
@@ -449,6 +547,7 @@ mod tests {
             gflop_per_s: 0.0,
             peak_rss_mb: None,
             phases,
+            version: None,
         }
     }
 
@@ -489,16 +588,46 @@ mod tests {
     }
 
     #[test]
-    fn folded_inference_is_compared_with_pytorch_eager_inference() {
+    fn folded_inference_is_compared_with_pytorch_fusion_and_eager() {
         let ours = vec![
             m("a", "infer", 40.0, None),
             m("a", "infer-folded", 60.0, None),
         ];
-        let torch = vec![m("a", "infer", 50.0, None)];
-        let r = ratios(&ours, &torch);
-        let modes: Vec<&str> = r.iter().map(|r| r.mode.as_str()).collect();
-        assert_eq!(modes, ["infer", "infer-folded"]);
+        // PyTorch eager only: folded inference is compared with eager inference.
+        let eager = vec![m("a", "infer", 50.0, None)];
+        let r = ratios(&ours, &eager);
+        let pairs: Vec<(&str, &str)> = r
+            .iter()
+            .map(|r| (r.mode.as_str(), r.torch_mode.as_str()))
+            .collect();
+        assert_eq!(pairs, [("infer", "infer"), ("infer-folded", "infer")]);
         assert_eq!((r[0].ratio, r[1].ratio), (0.8, 1.2));
-        assert_eq!(r[1].torch_images_per_s, 50.0);
+        // With PyTorch's own conv-BN fusion measured too: both comparisons.
+        let both = vec![
+            m("a", "infer", 50.0, None),
+            m("a", "infer-folded", 75.0, None),
+        ];
+        let r = ratios(&ours, &both);
+        let pairs: Vec<(&str, &str)> = r
+            .iter()
+            .map(|r| (r.mode.as_str(), r.torch_mode.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("infer", "infer"),
+                ("infer-folded", "infer-folded"),
+                ("infer-folded", "infer")
+            ]
+        );
+        assert_eq!((r[1].ratio, r[1].torch_images_per_s), (0.8, 75.0));
+        assert_eq!((r[2].ratio, r[2].torch_images_per_s), (1.2, 50.0));
+    }
+
+    #[test]
+    fn the_lock_file_says_which_backend_crates_are_patched() {
+        assert_eq!(locked_package("burn-flex"), "burn-flex 0.22.1 (patched: patches/burn-flex)");
+        assert_eq!(locked_package("burn"), "burn 0.22.1");
+        assert!(locked_package("no-such-crate").contains("not in Cargo.lock"));
     }
 }
