@@ -373,7 +373,10 @@ fn set_threads(backend: Backend, threads: usize) -> Result<String> {
         .num_threads(threads)
         .build_global()
         .map_err(|e| anyhow!("cannot set rayon's global pool to {threads} threads: {e}"))?;
-    Ok(format!("{} (rayon global pool)", rayon::current_num_threads()))
+    Ok(format!(
+        "{} (rayon global pool)",
+        rayon::current_num_threads()
+    ))
 }
 
 /// `name version` of a package in the workspace's Cargo.lock as this binary was built, with
@@ -626,7 +629,10 @@ mod tests {
 
     #[test]
     fn the_lock_file_says_which_backend_crates_are_patched() {
-        assert_eq!(locked_package("burn-flex"), "burn-flex 0.22.1 (patched: patches/burn-flex)");
+        assert_eq!(
+            locked_package("burn-flex"),
+            "burn-flex 0.22.1 (patched: patches/burn-flex)"
+        );
         assert_eq!(locked_package("burn"), "burn 0.22.1");
         assert!(locked_package("no-such-crate").contains("not in Cargo.lock"));
     }

@@ -12,9 +12,9 @@
 mod backward_support;
 
 use backward_support::{
-    BATCH_NORM_PARTS, CONV_PARTS, ConvCase, batch_norm_gradients, check_networks,
-    compare_network, conv_case, conv_gradients, describe, flat, listed_conv_cases,
-    max_relative_diff, random_conv_cases, tensor,
+    BATCH_NORM_PARTS, CONV_PARTS, ConvCase, batch_norm_gradients, check_networks, compare_network,
+    conv_case, conv_gradients, describe, flat, listed_conv_cases, max_relative_diff,
+    random_conv_cases, tensor,
 };
 use burn::tensor::Device;
 use burn::tensor::module::batch_norm;
@@ -133,7 +133,11 @@ fn default_network_training_step_matches_in_f32() {
     let [flex, generic] = devices();
     for (name, config, shape) in check_networks().into_iter().take(1) {
         let result = compare_network(name, &config, shape, [&flex, &generic]);
-        assert_close(&format!("{name} loss"), &result.loss[..1], &result.loss[1..]);
+        assert_close(
+            &format!("{name} loss"),
+            &result.loss[..1],
+            &result.loss[1..],
+        );
         eprintln!(
             "{name} (f32): loss {} vs {}, largest per-parameter relative gradient difference \
              {:.2e} ({})",

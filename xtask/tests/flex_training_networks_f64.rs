@@ -29,10 +29,19 @@ fn whole_network_gradients_match_parameter_by_parameter_in_f64() {
         eprintln!(
             "{name} (f64): {} parameters ({} with an analytically zero gradient), loss {} vs {}, \
              largest per-parameter relative gradient difference {:.2e} ({})",
-            result.parameters, result.zero, result.loss[0], result.loss[1], result.worst.0,
+            result.parameters,
+            result.zero,
+            result.loss[0],
+            result.loss[1],
+            result.worst.0,
             result.worst.1
         );
-        assert!(loss_diff <= 1e-4, "{name}: loss {} vs {}", result.loss[0], result.loss[1]);
+        assert!(
+            loss_diff <= 1e-4,
+            "{name}: loss {} vs {}",
+            result.loss[0],
+            result.loss[1]
+        );
         assert!(
             result.worst.0 <= 1e-4,
             "{name}: {}: ‖flex − generic‖ / ‖generic‖ = {:.2e}",

@@ -49,7 +49,11 @@ pub fn relative_l2(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len(), "lengths differ");
     let diff: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
     let norm: f64 = b.iter().map(|v| (*v as f64).powi(2)).sum();
-    if diff == 0.0 { 0.0 } else { (diff / norm).sqrt() }
+    if diff == 0.0 {
+        0.0
+    } else {
+        (diff / norm).sqrt()
+    }
 }
 
 pub struct ConvCase {
@@ -93,15 +97,51 @@ pub fn conv_case(
 /// stride that leaves rows unused.
 pub fn listed_conv_cases() -> Vec<ConvCase> {
     vec![
-        conv_case(4, [16, 16], [32, 32], [3, 3], [1, 1], [(1, 1); 2], [1, 1], 1),
-        conv_case(4, [16, 32], [32, 32], [3, 3], [2, 2], [(1, 1); 2], [1, 1], 1),
+        conv_case(
+            4,
+            [16, 16],
+            [32, 32],
+            [3, 3],
+            [1, 1],
+            [(1, 1); 2],
+            [1, 1],
+            1,
+        ),
+        conv_case(
+            4,
+            [16, 32],
+            [32, 32],
+            [3, 3],
+            [2, 2],
+            [(1, 1); 2],
+            [1, 1],
+            1,
+        ),
         conv_case(3, [8, 16], [15, 15], [1, 1], [2, 2], [(0, 0); 2], [1, 1], 1),
         conv_case(2, [3, 8], [33, 29], [7, 7], [2, 2], [(3, 3); 2], [1, 1], 1),
         conv_case(2, [8, 16], [11, 13], [3, 3], [1, 1], [(1, 1); 2], [1, 1], 4),
         conv_case(2, [6, 6], [9, 9], [3, 3], [1, 1], [(1, 1); 2], [1, 1], 6),
         conv_case(2, [4, 5], [17, 17], [3, 3], [1, 1], [(2, 2); 2], [2, 2], 1),
-        conv_case(2, [3, 4], [10, 12], [3, 5], [2, 1], [(1, 1), (0, 0)], [1, 2], 1),
-        conv_case(2, [3, 4], [8, 9], [2, 2], [1, 1], [(0, 1), (1, 0)], [1, 1], 1),
+        conv_case(
+            2,
+            [3, 4],
+            [10, 12],
+            [3, 5],
+            [2, 1],
+            [(1, 1), (0, 0)],
+            [1, 2],
+            1,
+        ),
+        conv_case(
+            2,
+            [3, 4],
+            [8, 9],
+            [2, 2],
+            [1, 1],
+            [(0, 1), (1, 0)],
+            [1, 1],
+            1,
+        ),
         conv_case(2, [4, 4], [10, 10], [3, 3], [3, 3], [(0, 0); 2], [1, 1], 1),
     ]
 }
@@ -301,7 +341,9 @@ pub fn step_loss(name: &str, y: Tensor<2>, device: &Device) -> Tensor<1> {
     let [batch, classes] = y.dims();
     let labels: Vec<i64> = (0..batch).map(|i| (i * 7 % classes) as i64).collect();
     let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), device);
-    CrossEntropyLossConfig::new().init(device).forward(y, labels)
+    CrossEntropyLossConfig::new()
+        .init(device)
+        .forward(y, labels)
 }
 
 /// How two backends' gradients of the same network compare.
