@@ -17,11 +17,11 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use burn_std::{Bytes, Shape};
+use burn_std::Shape;
 use num_traits::ToPrimitive;
 
-use crate::ops::conv2d_gemm::GemmFloat;
-use crate::{FlexTensor, Layout};
+use crate::FlexTensor;
+use crate::ops::conv2d_gemm::{GemmFloat, new_tensor};
 
 /// Where a channel's values lie: `batch` runs of `plane` elements, `channels`
 /// planes apart.
@@ -74,14 +74,6 @@ fn per_channel<T: GemmFloat>(t: FlexTensor, channels: usize, what: &str) -> Vec<
         v.len()
     );
     v.to_vec()
-}
-
-fn new_tensor<T: GemmFloat>(data: Vec<T>, shape: Shape) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(data),
-        Layout::contiguous(shape),
-        T::dtype(),
-    )
 }
 
 /// Run `f(plane_index, plane)` over every `(batch, channel)` plane of `out`
@@ -138,6 +130,15 @@ fn normalize<T: GemmFloat>(
     out
 }
 
+/// `γ / √(var + ε)` per channel.
+fn scales<T: GemmFloat>(gamma: &[T], variance: &[T], epsilon: f64) -> Vec<T> {
+    gamma
+        .iter()
+        .zip(variance)
+        .map(|(&g, &v)| g * inv_std(v, epsilon))
+        .collect()
+}
+
 fn inv_std<T: GemmFloat>(variance: T, epsilon: f64) -> T {
     T::one() / (variance + T::from(epsilon).unwrap()).sqrt()
 }
@@ -162,9 +163,7 @@ pub(crate) fn batch_norm<T: GemmFloat>(
         per_channel::<T>(mean, c, "mean"),
         per_channel::<T>(variance, c, "variance"),
     );
-    let scale: Vec<T> = (0..c)
-        .map(|i| gamma[i] * inv_std(variance[i], epsilon))
-        .collect();
+    let scale = scales(&gamma, &variance, epsilon);
     let x = x.into_contiguous();
     new_tensor(normalize(x.storage(), layout, &mean, &scale, &beta), shape)
 }
@@ -205,9 +204,7 @@ pub(crate) fn batch_norm_train<T: GemmFloat>(
     let mean: Vec<T> = stats.iter().map(|s| s.0).collect();
     let variance: Vec<T> = stats.iter().map(|s| s.1).collect();
 
-    let scale: Vec<T> = (0..c)
-        .map(|i| gamma[i] * inv_std(variance[i], epsilon))
-        .collect();
+    let scale = scales(&gamma, &variance, epsilon);
     let output = new_tensor(normalize(data, layout, &mean, &scale, &beta), shape);
     (
         output,

@@ -356,7 +356,8 @@ fn contiguous(t: FlexTensor) -> FlexTensor {
     t.into_contiguous()
 }
 
-fn new_tensor<T: GemmFloat>(data: Vec<T>, shape: Shape) -> FlexTensor {
+/// A contiguous tensor of `data` in `shape`, with `T`'s dtype.
+pub(crate) fn new_tensor<T: GemmFloat>(data: Vec<T>, shape: Shape) -> FlexTensor {
     FlexTensor::new(
         Bytes::from_elems(data),
         Layout::contiguous(shape),
