@@ -337,7 +337,8 @@ where
     }
     let per_item = out.len() / items;
     #[cfg(feature = "rayon")]
-    if items >= threads() && threads() > 1 {
+    let threads = threads();
+    if items >= threads && threads > 1 {
         use rayon::prelude::*;
         out.par_chunks_mut(per_item).enumerate().for_each_init(
             || vec![T::zero(); col_len],
@@ -349,11 +350,6 @@ where
     for (b, chunk) in out.chunks_mut(per_item).enumerate() {
         work(b, chunk, &mut col, true);
     }
-}
-
-/// Data of a float tensor as a contiguous slice (copying only when needed).
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    t.into_contiguous()
 }
 
 /// A contiguous tensor of `data` in `shape`, with `T`'s dtype.
@@ -373,9 +369,9 @@ pub(crate) fn conv2d<T: GemmFloat>(
     options: &ConvOptions<2>,
 ) -> FlexTensor {
     let geo = Conv2dGeometry::new(x.layout().shape(), weight.layout().shape(), options);
-    let (x, weight) = (contiguous(x), contiguous(weight));
+    let (x, weight) = (x.into_contiguous(), weight.into_contiguous());
     let (x, w): (&[T], &[T]) = (x.storage(), weight.storage());
-    let bias = bias.map(contiguous);
+    let bias = bias.map(FlexTensor::into_contiguous);
     let bias: Option<&[T]> = bias.as_ref().map(|b| b.storage());
 
     let (cpg, opg, rows, plane) = (
@@ -432,7 +428,7 @@ pub(crate) fn conv2d_x_backward<T: GemmFloat>(
 ) -> FlexTensor {
     let geo = Conv2dGeometry::new(x_shape, weight.layout().shape(), options);
     check_output_grad(&geo, output_grad.layout().shape());
-    let (weight, output_grad) = (contiguous(weight), contiguous(output_grad));
+    let (weight, output_grad) = (weight.into_contiguous(), output_grad.into_contiguous());
     let (w, dy): (&[T], &[T]) = (weight.storage(), output_grad.storage());
 
     let (cpg, opg, rows, plane) = (
@@ -490,7 +486,7 @@ pub(crate) fn conv2d_weight_backward<T: GemmFloat>(
 ) -> FlexTensor {
     let geo = Conv2dGeometry::new(x.layout().shape(), w_shape, options);
     check_output_grad(&geo, output_grad.layout().shape());
-    let (x, output_grad) = (contiguous(x), contiguous(output_grad));
+    let (x, output_grad) = (x.into_contiguous(), output_grad.into_contiguous());
     let (x, dy): (&[T], &[T]) = (x.storage(), output_grad.storage());
 
     let (cpg, opg, rows, plane) = (
@@ -560,7 +556,7 @@ pub(crate) fn conv2d_bias_backward<T: GemmFloat>(output_grad: FlexTensor) -> Fle
     let shape = output_grad.layout().shape().clone();
     let (batch, channels) = (shape[0], shape[1]);
     let plane = shape.num_elements() / (batch * channels).max(1);
-    let output_grad = contiguous(output_grad);
+    let output_grad = output_grad.into_contiguous();
     let dy: &[T] = output_grad.storage();
     let mut grad = vec![T::zero(); channels];
     for b in 0..batch {
