@@ -12,23 +12,12 @@
 mod backward_support;
 
 use backward_support::{
-    BATCH_NORM_PARTS, CONV_PARTS, ConvCase, batch_norm_gradients, check_networks, compare_network,
-    conv_case, conv_gradients, describe, flat, listed_conv_cases, max_relative_diff,
+    BATCH_NORM_PARTS, CONV_PARTS, ConvCase, assert_close, batch_norm_gradients, check_networks,
+    compare_network, conv_case, conv_gradients, describe, flat, listed_conv_cases,
     random_conv_cases, tensor,
 };
 use burn::tensor::Device;
 use burn::tensor::module::batch_norm;
-
-/// Per tensor: largest |flex − generic| over the largest |generic| value (at least 1).
-const TOLERANCE: f32 = 1e-4;
-
-fn assert_close(what: &str, flex: &[f32], generic: &[f32]) {
-    let relative = max_relative_diff(flex, generic);
-    assert!(
-        relative <= TOLERANCE,
-        "{what}: max |flex − generic| = {relative:.2e} of the largest value"
-    );
-}
 
 /// flex (patched kernels) and ndarray (Burn's generic compositions), both under autodiff.
 fn devices() -> [Device; 2] {

@@ -10,25 +10,12 @@
 mod backward_support;
 
 use backward_support::{
-    BATCH_NORM_PARTS, CONV_PARTS, batch_norm_gradients, conv_gradients, describe, flat,
-    listed_conv_cases, max_relative_diff, network_gradients, random_conv_cases, relative_l2,
-    tensor, values,
+    BATCH_NORM_PARTS, CONV_PARTS, assert_close, batch_norm_gradients, conv_gradients, describe,
+    flat, listed_conv_cases, network_gradients, random_conv_cases, relative_l2, tensor, values,
 };
 use burn::tensor::Device;
 use burn::tensor::activation::relu;
 use burn::tensor::module::batch_norm;
-
-/// Largest |a − b| allowed, relative to the largest |b| when that is above 1 (a sum over a
-/// 3×3×64 window of a 32×32 map reaches tens; f32 reorderings then differ in the 6th digit).
-const TOLERANCE: f32 = 1e-4;
-
-fn assert_close(what: &str, tch: &[f32], flex: &[f32]) {
-    let relative = max_relative_diff(tch, flex);
-    assert!(
-        relative <= TOLERANCE,
-        "{what}: max |tch − flex| = {relative} of the largest |flex| value"
-    );
-}
 
 fn devices() -> [(&'static str, Device); 2] {
     #[allow(deprecated)]

@@ -44,6 +44,20 @@ pub fn max_relative_diff(a: &[f32], b: &[f32]) -> f32 {
     max_diff / scale
 }
 
+/// Per-operation tolerance: largest |tested − reference| over the largest |reference| value
+/// (at least 1; a sum over a 3×3×64 window of a 32×32 map reaches tens, where f32 reorderings
+/// differ in the 6th digit).
+pub const TOLERANCE: f32 = 1e-4;
+
+/// Asserts [`max_relative_diff`]`(tested, reference) ≤ TOLERANCE`.
+pub fn assert_close(what: &str, tested: &[f32], reference: &[f32]) {
+    let relative = max_relative_diff(tested, reference);
+    assert!(
+        relative <= TOLERANCE,
+        "{what}: max |tested − reference| = {relative:.2e} of the largest reference value"
+    );
+}
+
 /// ‖a − b‖ / ‖b‖ (0 when both are zero): the per-parameter check of whole networks.
 pub fn relative_l2(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len(), "lengths differ");
