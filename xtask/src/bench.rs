@@ -409,7 +409,23 @@ fn skipnet_build(backend: Backend) -> String {
         Backend::Cuda => "burn-cuda",
         Backend::Flex => "burn-flex",
     };
-    format!("{}, {}", locked_package("burn"), locked_package(crate_name))
+    format!(
+        "{}, {}; {}",
+        locked_package("burn"),
+        locked_package(crate_name),
+        build_profile()
+    )
+}
+
+/// The cargo profile this binary was built with, as far as it changes speed: the workspace's
+/// dev profile builds dependencies optimised and without debug assertions (Cargo.toml), release
+/// builds everything that way.
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "dev profile (dependencies opt-level 3, no debug assertions)"
+    } else {
+        "release profile"
+    }
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {

@@ -14,6 +14,22 @@
 //! println!("validation accuracy {:.1} %", result.last("valid", "accuracy"));
 //! # Ok::<(), skipnet_train::TrainError>(())
 //! ```
+//!
+//! ## Build profile
+//!
+//! The CPU kernels are dependencies (Burn's backends, the `gemm` crate), and Cargo builds them
+//! with *your* workspace's profile. A debug build without optimised dependencies trains many
+//! times slower, and dependencies built with debug assertions (the dev profile's default, which
+//! keeps the standard library's unsafe-precondition checks inside the GEMM microkernels) run
+//! flex at about half speed (measured in this project's `docs/performance.md`). Build with
+//! `--release`, or give your dev profile what this project's workspace uses:
+//!
+//! ```toml
+//! [profile.dev.package."*"]
+//! opt-level = 3
+//! debug-assertions = false
+//! overflow-checks = false
+//! ```
 
 #![warn(missing_docs)]
 
