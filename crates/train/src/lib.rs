@@ -18,10 +18,10 @@
 //! ## Build profile
 //!
 //! The CPU kernels are dependencies (Burn's backends, the `gemm` crate), and Cargo builds them
-//! with *your* workspace's profile. A debug build without optimised dependencies trains many
-//! times slower, and dependencies built with debug assertions (the dev profile's default, which
-//! keeps the standard library's unsafe-precondition checks inside the GEMM microkernels) run
-//! flex at about half speed (measured in this project's `docs/performance.md`). Build with
+//! with *your* workspace's profile. Dependencies built with debug assertions (the dev
+//! profile's default, which keeps the standard library's unsafe-precondition checks inside the
+//! GEMM microkernels) made flex's training steps 1.75× slower in this project's measurement
+//! (`docs/results/dev-profile-ab/summary.md` in its repository). Build with
 //! `--release`, or give your dev profile what this project's workspace uses:
 //!
 //! ```toml

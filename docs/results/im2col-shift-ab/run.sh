@@ -6,7 +6,7 @@ for i in 1 2 3; do
   if [ $((i % 2)) -eq 1 ]; then order="noshift shift"; else order="shift noshift"; fi
   for side in $order; do
     echo "=== round $i $side $(date +%T)"
-    ./xtask-$side bench --cases cifar-resnet56,resnet50 --json /tmp/ab2/$side-$i.json 2>&1 | grep -v '^\s*$'
+    /root/.cache/xtask-$side bench --cases cifar-resnet56,resnet50 --json /tmp/ab2/$side-$i.json 2>&1 | grep -v '^\s*$'
   done
 done
 echo done $(date +%T)
