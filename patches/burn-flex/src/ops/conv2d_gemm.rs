@@ -9,6 +9,9 @@
 //! - input gradient:  `col' = w_gᵀ · dy_g`, folded back onto the input (col2im);
 //! - weight gradient: `dw_g += dy_g · colᵀ`, summed over the batch.
 //!
+//! Stride-1 convolutions with short output rows unfold from a zero-bordered copy
+//! of the input instead, one contiguous copy per kernel tap (see [`conv2d`]).
+//!
 //! No layout conversion is needed on either side (NCHW in, NCHW out), and the
 //! gradients avoid the transposed convolution and batch/channel-swapped
 //! convolution that Burn's generic backward passes compose. A 1×1 kernel with
@@ -46,6 +49,12 @@ impl GemmFloat for f64 {}
 /// are added in order. Fixed, so the summation order never depends on the
 /// number of threads or on scheduling.
 const WEIGHT_GRAD_CHUNK: usize = 8;
+
+/// Widest output row the forward pass unfolds on row-padded planes
+/// ([`Conv2dGeometry::is_row_padded`]). Chosen by measurement on the 3×3
+/// convolutions of CIFAR and ImageNet ResNets (8- to 56-wide rows): at 56 the
+/// row-by-row unfolding was as fast or faster.
+const ROW_PADDED_MAX_WIDTH: usize = 32;
 
 /// Shapes and options of one 2D convolution, as the GEMM formulation sees them.
 #[derive(Debug, Clone, Copy)]
@@ -149,6 +158,103 @@ impl Conv2dGeometry {
             && self.padding == [0, 0]
             && self.out_h == self.in_h
             && self.out_w == self.in_w
+    }
+
+    /// Whether the forward pass runs on row-padded planes (see [`conv2d`]): stride 1,
+    /// not pointwise (a pointwise convolution needs no unfolding at all), and short
+    /// output rows (at most [`ROW_PADDED_MAX_WIDTH`]) that the padding widens by at
+    /// most a quarter. Short rows are where unfolding row by row costs most per
+    /// value; on long rows it is cheap and the wider GEMM would not pay.
+    fn is_row_padded(&self) -> bool {
+        self.stride == [1, 1]
+            && !self.is_pointwise()
+            && self.out_h > 0
+            && self.out_w > 0
+            && self.out_w <= ROW_PADDED_MAX_WIDTH
+            && 4 * (self.kernel_w - 1) * self.dilation[1] <= self.out_w
+    }
+
+    /// Width of a zero-padded input row, `out_w + (kernel_w - 1) · dilation_w` at stride 1.
+    fn padded_w(&self) -> usize {
+        self.out_w + (self.kernel_w - 1) * self.dilation[1]
+    }
+
+    /// Height of a zero-padded input plane, `out_h + (kernel_h - 1) · dilation_h` at stride 1.
+    fn padded_h(&self) -> usize {
+        self.out_h + (self.kernel_h - 1) * self.dilation[0]
+    }
+
+    /// Columns of the row-padded GEMM: output rows `padded_w` apart, rounded up to
+    /// a multiple of 16 so the GEMM's row blocks stay whole. The columns past
+    /// `out_w` in each row are computed and thrown away.
+    fn padded_positions(&self) -> usize {
+        ((self.out_h - 1) * self.padded_w() + self.out_w).next_multiple_of(16)
+    }
+
+    /// Values of one padded input group, `[in_per_group, padded_h, padded_w]`, plus
+    /// the slack the rounded-up last GEMM columns read.
+    fn padded_input_len(&self) -> usize {
+        let exact = (self.out_h - 1) * self.padded_w() + self.out_w;
+        self.in_per_group() * self.padded_h() * self.padded_w() + self.padded_positions() - exact
+    }
+
+    /// Scratch values one forward task needs: the column buffer, or on the
+    /// row-padded path the padded input, its column buffer and the padded output.
+    fn forward_scratch_len(&self) -> usize {
+        if self.is_row_padded() {
+            let n = self.padded_positions();
+            self.padded_input_len() + self.col_rows() * n + self.out_per_group() * n
+        } else {
+            self.col_len()
+        }
+    }
+
+    /// Copy one group of one batch item, `x: [in_per_group, in_h, in_w]`, into the
+    /// interior of `xpad: [in_per_group, padded_h, padded_w]`. The border is left
+    /// as it is: zero from allocation, and never written.
+    fn pad_rows<T: GemmFloat>(&self, x: &[T], xpad: &mut [T]) {
+        let (wp, hp) = (self.padded_w(), self.padded_h());
+        let [ph, pw] = self.padding;
+        let rows = self.in_h.min(hp.saturating_sub(ph));
+        let cols = self.in_w.min(wp.saturating_sub(pw));
+        for c in 0..self.in_per_group() {
+            let x_c = &x[c * self.in_plane()..][..self.in_plane()];
+            let xpad_c = &mut xpad[c * hp * wp..][..hp * wp];
+            for y in 0..rows {
+                xpad_c[(y + ph) * wp + pw..][..cols].copy_from_slice(&x_c[y * self.in_w..][..cols]);
+            }
+        }
+    }
+
+    /// Fill `col: [col_rows, padded_positions]` from a padded input group: the row
+    /// of tap `(c, i, j)` is `xpad[c]` read from the tap's offset on, so column `q`
+    /// of it is the input value under output position `q` (rows `padded_w` apart).
+    fn unfold_padded<T: GemmFloat>(&self, xpad: &[T], col: &mut [T]) {
+        let n = self.padded_positions();
+        for (r, row) in col.chunks_mut(n).enumerate() {
+            row.copy_from_slice(&xpad[self.tap_offset(r)..][..n]);
+        }
+    }
+
+    /// Offset into a padded input group of the first value column buffer row `r`
+    /// (input channel `c`, tap `(i, j)`) reads: `c · padded_h · padded_w + i · dh · padded_w + j · dw`.
+    fn tap_offset(&self, r: usize) -> usize {
+        let (kh, kw) = (self.kernel_h, self.kernel_w);
+        let (c, i, j) = (r / (kh * kw), r / kw % kh, r % kw);
+        let wp = self.padded_w();
+        c * self.padded_h() * wp + i * self.dilation[0] * wp + j * self.dilation[1]
+    }
+
+    /// Copy the output rows of `ypad: [channels, padded_positions]` (rows
+    /// `padded_w` apart) into `y: [channels, out_h, out_w]`, dropping the columns
+    /// past `out_w`.
+    fn crop_output_rows<T: GemmFloat>(&self, ypad: &[T], y: &mut [T]) {
+        let (n, wp, ow) = (self.padded_positions(), self.padded_w(), self.out_w);
+        for (y_o, ypad_o) in y.chunks_mut(self.out_plane()).zip(ypad.chunks(n)) {
+            for oy in 0..self.out_h {
+                y_o[oy * ow..][..ow].copy_from_slice(&ypad_o[oy * wp..][..ow]);
+            }
+        }
     }
 
     /// Range of output indices `o` along one axis whose input index
@@ -362,6 +468,17 @@ pub(crate) fn new_tensor<T: GemmFloat>(data: Vec<T>, shape: Shape) -> FlexTensor
 }
 
 /// Forward 2D convolution, `[batch, channels_out, out_h, out_w]`.
+///
+/// Stride-1 convolutions with short output rows ([`Conv2dGeometry::is_row_padded`])
+/// unfold on row-padded planes: each input group is copied once into a
+/// zero-bordered plane `[in_per_group, padded_h, padded_w]`; a kernel tap's row
+/// of the column buffer is then one contiguous copy of that plane at the tap's
+/// offset, with output positions `padded_w` apart instead of `out_w`. The GEMM
+/// computes `padded_w - out_w` throw-away columns per output row, and the rows
+/// are copied out of its result. This replaces one short copy and up to two
+/// fills per (tap, output row) with one long copy per tap. Other convolutions
+/// unfold row by row ([`Conv2dGeometry::im2col`]) and the GEMM writes straight
+/// into the output.
 pub(crate) fn conv2d<T: GemmFloat>(
     x: FlexTensor,
     weight: FlexTensor,
@@ -382,6 +499,49 @@ pub(crate) fn conv2d<T: GemmFloat>(
     );
     let x_item = geo.channels_in * geo.in_plane();
     let mut out = vec![T::zero(); geo.batch * geo.channels_out * plane];
+    if geo.is_row_padded() {
+        let n = geo.padded_positions();
+        for_each_item(
+            &mut out,
+            geo.batch,
+            geo.forward_scratch_len(),
+            |b, y, scratch, parallel| {
+                // xpad: the group's input inside a zero border; col: one shifted copy
+                // of xpad per tap, [rows, n]; ypad: the GEMM's output, [opg, n].
+                let (xpad, rest) = scratch.split_at_mut(geo.padded_input_len());
+                let (col, ypad) = rest.split_at_mut(rows * n);
+                for g in 0..geo.groups {
+                    let x_g = &x[b * x_item + g * cpg * geo.in_plane()..][..cpg * geo.in_plane()];
+                    geo.pad_rows(x_g, xpad);
+                    if let Some(bias) = bias {
+                        for (o, row) in ypad.chunks_mut(n).enumerate() {
+                            row.fill(bias[g * opg + o]);
+                        }
+                    }
+                    geo.unfold_padded(xpad, col);
+                    // ypad[opg, n] (+)= w_g[opg, rows] · col[rows, n]
+                    unsafe {
+                        gemm_strided(
+                            [opg, n, rows],
+                            ypad.as_mut_ptr(),
+                            n,
+                            bias.is_some(),
+                            w[g * opg * rows..].as_ptr(),
+                            [rows, 1],
+                            col.as_ptr(),
+                            [n, 1],
+                            parallel,
+                        );
+                    }
+                    geo.crop_output_rows(ypad, &mut y[g * opg * plane..(g + 1) * opg * plane]);
+                }
+            },
+        );
+        return new_tensor(
+            out,
+            Shape::new([geo.batch, geo.channels_out, geo.out_h, geo.out_w]),
+        );
+    }
     for_each_item(&mut out, geo.batch, geo.col_len(), |b, y, col, parallel| {
         for g in 0..geo.groups {
             let x_g = &x[b * x_item + g * cpg * geo.in_plane()..][..cpg * geo.in_plane()];
@@ -805,6 +965,109 @@ mod tests {
         for (i, c) in cases.iter().enumerate() {
             check(c, 10 * i as u64);
         }
+    }
+
+    /// Stride-1 shapes whose forward pass runs on row-padded planes.
+    fn row_padded_cases() -> Vec<Case> {
+        let p = |a, b| [(a, a), (b, b)];
+        vec![
+            // The CIFAR nets' 3×3 convolutions at their three widths (reduced batch).
+            case([2, 16, 32, 32], [16, 16, 3, 3], [1, 1], p(1, 1), [1, 1], 1),
+            case([2, 32, 16, 16], [32, 32, 3, 3], [1, 1], p(1, 1), [1, 1], 1),
+            case([3, 64, 8, 8], [64, 64, 3, 3], [1, 1], p(1, 1), [1, 1], 1),
+            // batch 1, odd sizes, no padding.
+            case([1, 5, 11, 13], [4, 5, 3, 3], [1, 1], p(0, 0), [1, 1], 1),
+            // dilation 2.
+            case([2, 6, 20, 24], [5, 6, 3, 3], [1, 1], p(2, 2), [2, 2], 1),
+            // groups.
+            case([2, 8, 12, 12], [12, 2, 3, 3], [1, 1], p(1, 1), [1, 1], 4),
+            // asymmetric padding.
+            case(
+                [2, 6, 12, 16],
+                [7, 6, 3, 3],
+                [1, 1],
+                [(0, 1), (2, 1)],
+                [1, 1],
+                1,
+            ),
+            // non-square and 5×5 kernels.
+            case([2, 6, 5, 24], [4, 6, 1, 5], [1, 1], p(0, 2), [1, 1], 1),
+            case([2, 4, 9, 20], [3, 4, 5, 5], [1, 1], p(2, 2), [1, 1], 1),
+            // padding beyond the kernel's reach: whole output rows read only zeros.
+            case([1, 6, 3, 12], [4, 6, 3, 3], [1, 1], p(3, 3), [1, 1], 1),
+        ]
+    }
+
+    fn geometry(c: &Case) -> Conv2dGeometry {
+        Conv2dGeometry::new(
+            &Shape::from(c.x.to_vec()),
+            &Shape::from(c.w.to_vec()),
+            &c.options,
+        )
+    }
+
+    #[test]
+    fn row_padded_forward_matches_the_direct_sum() {
+        for (i, c) in row_padded_cases().iter().enumerate() {
+            assert!(geometry(c).is_row_padded(), "x {:?} w {:?}", c.x, c.w);
+            check(c, 500 + 10 * i as u64);
+        }
+    }
+
+    #[test]
+    fn row_padding_is_chosen_for_short_stride_one_rows_only() {
+        let p = |a, b| [(a, a), (b, b)];
+        let row_padded = |c: Case| geometry(&c).is_row_padded();
+        // ResNet-50's 3×3 convolutions: 28, 14 wide yes; 56 wide and 7 wide no.
+        assert!(row_padded(case(
+            [1, 128, 28, 28],
+            [128, 128, 3, 3],
+            [1, 1],
+            p(1, 1),
+            [1, 1],
+            1
+        )));
+        assert!(row_padded(case(
+            [1, 256, 14, 14],
+            [256, 256, 3, 3],
+            [1, 1],
+            p(1, 1),
+            [1, 1],
+            1
+        )));
+        assert!(!row_padded(case(
+            [1, 64, 56, 56],
+            [64, 64, 3, 3],
+            [1, 1],
+            p(1, 1),
+            [1, 1],
+            1
+        )));
+        assert!(!row_padded(case(
+            [1, 512, 7, 7],
+            [512, 512, 3, 3],
+            [1, 1],
+            p(1, 1),
+            [1, 1],
+            1
+        )));
+        // Strided and pointwise convolutions never.
+        assert!(!row_padded(case(
+            [1, 16, 32, 32],
+            [32, 16, 3, 3],
+            [2, 2],
+            p(1, 1),
+            [1, 1],
+            1
+        )));
+        assert!(!row_padded(case(
+            [1, 16, 32, 32],
+            [32, 16, 1, 1],
+            [1, 1],
+            p(0, 0),
+            [1, 1],
+            1
+        )));
     }
 
     #[test]
