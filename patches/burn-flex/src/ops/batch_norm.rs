@@ -113,14 +113,16 @@ fn map_channels<R: Send>(layout: ChannelLayout, f: impl Fn(usize) -> R + Sync + 
 
 /// `y = (x − mean[c]) · scale[c] + beta[c]` for every value of channel `c`.
 fn normalize<T: GemmFloat>(
-    x: &[T],
+    x: FlexTensor,
     layout: ChannelLayout,
     mean: &[T],
     scale: &[T],
     beta: &[T],
-) -> Vec<T> {
-    let mut out = x.to_vec();
-    for_each_plane(&mut out, layout, |p, plane| {
+) -> FlexTensor {
+    // A contiguous tensor nobody else holds (an inference network's activations)
+    // is normalised in place; a shared one is copied first (copy on write).
+    let mut out = x.into_contiguous();
+    for_each_plane(out.storage_mut::<T>(), layout, |p, plane| {
         let c = p % layout.channels;
         let (m, a, b) = (mean[c], scale[c], beta[c]);
         for v in plane.iter_mut() {
@@ -164,8 +166,7 @@ pub(crate) fn batch_norm<T: GemmFloat>(
         per_channel::<T>(variance, c, "variance"),
     );
     let scale = scales(&gamma, &variance, epsilon);
-    let x = x.into_contiguous();
-    new_tensor(normalize(x.storage(), layout, &mean, &scale, &beta), shape)
+    normalize(x, layout, &mean, &scale, &beta)
 }
 
 /// Training batch norm: output, batch mean and biased batch variance.
@@ -205,7 +206,7 @@ pub(crate) fn batch_norm_train<T: GemmFloat>(
     let variance: Vec<T> = stats.iter().map(|s| s.1).collect();
 
     let scale = scales(&gamma, &variance, epsilon);
-    let output = new_tensor(normalize(data, layout, &mean, &scale, &beta), shape);
+    let output = normalize(x, layout, &mean, &scale, &beta);
     (
         output,
         new_tensor(mean, Shape::new([c])),
@@ -444,6 +445,38 @@ mod tests {
             );
             assert_close(&format!("{label} inference"), &read(inference), &y);
         }
+    }
+
+    #[test]
+    fn normalising_in_place_leaves_shared_and_strided_inputs_intact() {
+        use burn_backend::ops::FloatTensorOps;
+        let (shape, c, eps) = ([2, 3, 4, 4], 3, 1e-5);
+        let x = values(7, 96, 2.0, 1.0);
+        let stats = |seed| tensor(values(seed, c, 0.5, 1.0), &[c]);
+        let run = |input: FlexTensor| {
+            read(Flex::batch_norm(
+                input,
+                stats(1),
+                stats(2),
+                stats(3),
+                stats(4),
+                eps,
+            ))
+        };
+        let expected = run(tensor(x.clone(), &shape));
+
+        // A second handle on the same storage: the caller's values must survive.
+        let shared = tensor(x.clone(), &shape);
+        assert_eq!(run(shared.clone()), expected);
+        assert_eq!(read(shared), x);
+        let train_input = tensor(x.clone(), &shape);
+        let _ = Flex::batch_norm_train(train_input.clone(), stats(1), stats(2), eps);
+        assert_eq!(read(train_input), x);
+
+        // A transposed view (not contiguous) gives the same values as its copy.
+        let swapped = Flex::float_swap_dims(tensor(x.clone(), &shape), 2, 3);
+        let copy = tensor(read(swapped.clone()), &shape);
+        assert_eq!(run(swapped), run(copy));
     }
 
     #[test]
