@@ -40,11 +40,10 @@ impl ChannelLayout {
             shape
         );
         let (batch, channels) = (shape[0], shape[1]);
-        let plane = if batch * channels == 0 {
-            0
-        } else {
-            shape.num_elements() / (batch * channels)
-        };
+        let plane = shape
+            .num_elements()
+            .checked_div(batch * channels)
+            .unwrap_or(0);
         Self {
             batch,
             channels,

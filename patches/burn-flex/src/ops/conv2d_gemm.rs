@@ -85,8 +85,8 @@ impl Conv2dGeometry {
         let groups = options.groups;
         assert!(
             groups > 0
-                && x_shape[1] % groups == 0
-                && w_shape[0] % groups == 0
+                && x_shape[1].is_multiple_of(groups)
+                && w_shape[0].is_multiple_of(groups)
                 && w_shape[1] * groups == x_shape[1],
             "conv2d: input channels {} and weight {:?} do not match groups {}",
             x_shape[1],
