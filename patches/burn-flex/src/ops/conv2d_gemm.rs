@@ -10,7 +10,9 @@
 //! - weight gradient: `dw_g += dy_g · colᵀ`, summed over the batch.
 //!
 //! Stride-1 convolutions with short output rows unfold from a zero-bordered copy
-//! of the input instead, one contiguous copy per kernel tap (see [`conv2d`]).
+//! of the input instead, one contiguous copy per kernel tap, with output rows
+//! `padded_w` apart (see [`conv2d`]); their gradients use the same layout, the
+//! output gradient spread to padded rows and col2im one contiguous add per tap.
 //!
 //! No layout conversion is needed on either side (NCHW in, NCHW out), and the
 //! gradients avoid the transposed convolution and batch/channel-swapped
@@ -50,9 +52,9 @@ impl GemmFloat for f64 {}
 /// number of threads or on scheduling.
 const WEIGHT_GRAD_CHUNK: usize = 8;
 
-/// Widest output row the forward pass unfolds on row-padded planes
-/// ([`Conv2dGeometry::is_row_padded`]). Chosen by measurement on the 3×3
-/// convolutions of CIFAR and ImageNet ResNets (8- to 56-wide rows): at 56 the
+/// Widest output row unfolded on row-padded planes
+/// ([`Conv2dGeometry::is_row_padded`]). Chosen by timing the forward pass on the
+/// 3×3 convolutions of CIFAR and ImageNet ResNets (8- to 56-wide rows): at 56 the
 /// row-by-row unfolding was as fast or faster.
 const ROW_PADDED_MAX_WIDTH: usize = 32;
 
@@ -160,7 +162,7 @@ impl Conv2dGeometry {
             && self.out_w == self.in_w
     }
 
-    /// Whether the forward pass runs on row-padded planes (see [`conv2d`]): stride 1,
+    /// Whether the three operations run on row-padded planes (see [`conv2d`]): stride 1,
     /// not pointwise (a pointwise convolution needs no unfolding at all), and short
     /// output rows (at most [`ROW_PADDED_MAX_WIDTH`]) that the padding widens by at
     /// most a quarter. Short rows are where unfolding row by row costs most per
@@ -198,9 +200,11 @@ impl Conv2dGeometry {
         self.in_per_group() * self.padded_h() * self.padded_w() + self.padded_positions() - exact
     }
 
-    /// Scratch values one forward task needs: the column buffer, or on the
-    /// row-padded path the padded input, its column buffer and the padded output.
-    fn forward_scratch_len(&self) -> usize {
+    /// Scratch values one task needs: on the row-padded path a padded input group,
+    /// a column buffer `[col_rows, padded_positions]` and a padded output group
+    /// `[out_per_group, padded_positions]` (each operation uses all three);
+    /// otherwise the column buffer alone.
+    fn scratch_len(&self) -> usize {
         if self.is_row_padded() {
             let n = self.padded_positions();
             self.padded_input_len() + self.col_rows() * n + self.out_per_group() * n
@@ -253,6 +257,47 @@ impl Conv2dGeometry {
         for (y_o, ypad_o) in y.chunks_mut(self.out_plane()).zip(ypad.chunks(n)) {
             for oy in 0..self.out_h {
                 y_o[oy * ow..][..ow].copy_from_slice(&ypad_o[oy * wp..][..ow]);
+            }
+        }
+    }
+
+    /// Copy `y: [channels, out_h, out_w]` into the output rows of `ypad: [channels,
+    /// padded_positions]` (the adjoint of [`crop_output_rows`](Self::crop_output_rows)).
+    /// The columns past `out_w` are left as they are: zero from allocation, and
+    /// never written, so they add nothing to the GEMMs that read them.
+    fn pad_output_rows<T: GemmFloat>(&self, y: &[T], ypad: &mut [T]) {
+        let (n, wp, ow) = (self.padded_positions(), self.padded_w(), self.out_w);
+        for (y_o, ypad_o) in y.chunks(self.out_plane()).zip(ypad.chunks_mut(n)) {
+            for oy in 0..self.out_h {
+                ypad_o[oy * wp..][..ow].copy_from_slice(&y_o[oy * ow..][..ow]);
+            }
+        }
+    }
+
+    /// Add every row of `col: [col_rows, padded_positions]` onto the padded input
+    /// group at its tap's offset (the adjoint of [`unfold_padded`](Self::unfold_padded)).
+    fn fold_padded<T: GemmFloat>(&self, col: &[T], xpad: &mut [T]) {
+        let n = self.padded_positions();
+        for (r, row) in col.chunks(n).enumerate() {
+            for (d, &v) in xpad[self.tap_offset(r)..][..n].iter_mut().zip(row) {
+                *d = *d + v;
+            }
+        }
+    }
+
+    /// Copy the interior of `xpad: [in_per_group, padded_h, padded_w]` into
+    /// `x: [in_per_group, in_h, in_w]` (the adjoint of [`pad_rows`](Self::pad_rows);
+    /// input values no output reads are left as they are).
+    fn crop_rows<T: GemmFloat>(&self, xpad: &[T], x: &mut [T]) {
+        let (wp, hp) = (self.padded_w(), self.padded_h());
+        let [ph, pw] = self.padding;
+        let rows = self.in_h.min(hp.saturating_sub(ph));
+        let cols = self.in_w.min(wp.saturating_sub(pw));
+        for c in 0..self.in_per_group() {
+            let x_c = &mut x[c * self.in_plane()..][..self.in_plane()];
+            let xpad_c = &xpad[c * hp * wp..][..hp * wp];
+            for y in 0..rows {
+                x_c[y * self.in_w..][..cols].copy_from_slice(&xpad_c[(y + ph) * wp + pw..][..cols]);
             }
         }
     }
@@ -504,7 +549,7 @@ pub(crate) fn conv2d<T: GemmFloat>(
         for_each_item(
             &mut out,
             geo.batch,
-            geo.forward_scratch_len(),
+            geo.scratch_len(),
             |b, y, scratch, parallel| {
                 // xpad: the group's input inside a zero border; col: one shifted copy
                 // of xpad per tap, [rows, n]; ypad: the GEMM's output, [opg, n].
@@ -599,6 +644,44 @@ pub(crate) fn conv2d_x_backward<T: GemmFloat>(
     );
     let dy_item = geo.channels_out * plane;
     let mut dx = vec![T::zero(); geo.batch * geo.channels_in * geo.in_plane()];
+    if geo.is_row_padded() {
+        let n = geo.padded_positions();
+        for_each_item(
+            &mut dx,
+            geo.batch,
+            geo.scratch_len(),
+            |b, dx_b, scratch, parallel| {
+                // dxpad: the group's input gradient inside a border; col: [rows, n];
+                // dypad: the output gradient with rows padded_w apart, [opg, n].
+                let (dxpad, rest) = scratch.split_at_mut(geo.padded_input_len());
+                let (col, dypad) = rest.split_at_mut(rows * n);
+                for g in 0..geo.groups {
+                    geo.pad_output_rows(&dy[b * dy_item + g * opg * plane..][..opg * plane], dypad);
+                    // col[rows, n] = w_gᵀ[rows, opg] · dypad[opg, n]
+                    unsafe {
+                        gemm_strided(
+                            [rows, n, opg],
+                            col.as_mut_ptr(),
+                            n,
+                            false,
+                            w[g * opg * rows..].as_ptr(),
+                            [1, rows],
+                            dypad.as_ptr(),
+                            [n, 1],
+                            parallel,
+                        );
+                    }
+                    dxpad.fill(T::zero());
+                    geo.fold_padded(col, dxpad);
+                    geo.crop_rows(
+                        dxpad,
+                        &mut dx_b[g * cpg * geo.in_plane()..][..cpg * geo.in_plane()],
+                    );
+                }
+            },
+        );
+        return new_tensor(dx, x_shape.clone());
+    }
     for_each_item(
         &mut dx,
         geo.batch,
@@ -665,13 +748,36 @@ pub(crate) fn conv2d_weight_backward<T: GemmFloat>(
             for (n, b) in items.enumerate() {
                 for g in 0..geo.groups {
                     let x_g = &x[b * x_item + g * cpg * geo.in_plane()..][..cpg * geo.in_plane()];
+                    let dy_g = &dy[b * dy_item + g * opg * plane..][..opg * plane];
+                    if geo.is_row_padded() {
+                        let np = geo.padded_positions();
+                        let (xpad, rest) = col.split_at_mut(geo.padded_input_len());
+                        let (col, dypad) = rest.split_at_mut(rows * np);
+                        geo.pad_rows(x_g, xpad);
+                        geo.unfold_padded(xpad, col);
+                        geo.pad_output_rows(dy_g, dypad);
+                        // dw_g[opg, rows] += dypad[opg, np] · colᵀ[np, rows]
+                        unsafe {
+                            gemm_strided(
+                                [opg, rows, np],
+                                dw[g * opg * rows..].as_mut_ptr(),
+                                rows,
+                                n > 0,
+                                dypad.as_ptr(),
+                                [np, 1],
+                                col.as_ptr(),
+                                [1, np],
+                                parallel,
+                            );
+                        }
+                        continue;
+                    }
                     let col: &[T] = if geo.is_pointwise() {
                         x_g
                     } else {
                         geo.im2col(x_g, col);
                         col
                     };
-                    let dy_g = &dy[b * dy_item + g * opg * plane..][..opg * plane];
                     // dw_g[opg, rows] += dy_g[opg, plane] · colᵀ[plane, rows]
                     unsafe {
                         gemm_strided(
@@ -697,7 +803,7 @@ pub(crate) fn conv2d_weight_backward<T: GemmFloat>(
     for_each_item(
         &mut partials,
         chunks,
-        geo.col_len(),
+        geo.scratch_len(),
         |c, dw, col, parallel| chunk_grad(chunk_range(c), dw, col, parallel),
     );
     let (first, rest) = partials.split_at_mut(w_len);
@@ -967,7 +1073,7 @@ mod tests {
         }
     }
 
-    /// Stride-1 shapes whose forward pass runs on row-padded planes.
+    /// Stride-1 shapes that run on row-padded planes (forward and both gradients).
     fn row_padded_cases() -> Vec<Case> {
         let p = |a, b| [(a, a), (b, b)];
         vec![
@@ -1007,7 +1113,7 @@ mod tests {
     }
 
     #[test]
-    fn row_padded_forward_matches_the_direct_sum() {
+    fn row_padded_path_matches_the_direct_sum() {
         for (i, c) in row_padded_cases().iter().enumerate() {
             assert!(geometry(c).is_row_padded(), "x {:?} w {:?}", c.x, c.w);
             check(c, 500 + 10 * i as u64);
