@@ -213,20 +213,47 @@ impl Conv2dGeometry {
         }
     }
 
+    /// Every input row of one group, as `(start in x, start in xpad)`, `x:
+    /// [in_per_group, in_h, in_w]` and `xpad: [in_per_group, padded_h, padded_w]`;
+    /// [`padded_row_len`](Self::padded_row_len) values each.
+    fn input_rows(&self) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let (wp, hp) = (self.padded_w(), self.padded_h());
+        let [ph, pw] = self.padding;
+        let rows = self.in_h.min(hp.saturating_sub(ph));
+        let (in_plane, in_w) = (self.in_plane(), self.in_w);
+        (0..self.in_per_group()).flat_map(move |c| {
+            (0..rows).map(move |y| (c * in_plane + y * in_w, c * hp * wp + (y + ph) * wp + pw))
+        })
+    }
+
+    /// Values of an input row that lie inside its padded row.
+    fn padded_row_len(&self) -> usize {
+        self.in_w
+            .min(self.padded_w().saturating_sub(self.padding[1]))
+    }
+
+    /// Every output row of `channels` channels, as `(start in y, start in ypad)`,
+    /// `y: [channels, out_h, out_w]` and `ypad: [channels, padded_positions]`;
+    /// `out_w` values each.
+    fn output_rows(&self, channels: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let (n, wp, ow, plane, oh) = (
+            self.padded_positions(),
+            self.padded_w(),
+            self.out_w,
+            self.out_plane(),
+            self.out_h,
+        );
+        (0..channels)
+            .flat_map(move |o| (0..oh).map(move |oy| (o * plane + oy * ow, o * n + oy * wp)))
+    }
+
     /// Copy one group of one batch item, `x: [in_per_group, in_h, in_w]`, into the
     /// interior of `xpad: [in_per_group, padded_h, padded_w]`. The border is left
     /// as it is: zero from allocation, and never written.
     fn pad_rows<T: GemmFloat>(&self, x: &[T], xpad: &mut [T]) {
-        let (wp, hp) = (self.padded_w(), self.padded_h());
-        let [ph, pw] = self.padding;
-        let rows = self.in_h.min(hp.saturating_sub(ph));
-        let cols = self.in_w.min(wp.saturating_sub(pw));
-        for c in 0..self.in_per_group() {
-            let x_c = &x[c * self.in_plane()..][..self.in_plane()];
-            let xpad_c = &mut xpad[c * hp * wp..][..hp * wp];
-            for y in 0..rows {
-                xpad_c[(y + ph) * wp + pw..][..cols].copy_from_slice(&x_c[y * self.in_w..][..cols]);
-            }
+        let len = self.padded_row_len();
+        for (plain, padded) in self.input_rows() {
+            xpad[padded..][..len].copy_from_slice(&x[plain..][..len]);
         }
     }
 
@@ -253,11 +280,9 @@ impl Conv2dGeometry {
     /// `padded_w` apart) into `y: [channels, out_h, out_w]`, dropping the columns
     /// past `out_w`.
     fn crop_output_rows<T: GemmFloat>(&self, ypad: &[T], y: &mut [T]) {
-        let (n, wp, ow) = (self.padded_positions(), self.padded_w(), self.out_w);
-        for (y_o, ypad_o) in y.chunks_mut(self.out_plane()).zip(ypad.chunks(n)) {
-            for oy in 0..self.out_h {
-                y_o[oy * ow..][..ow].copy_from_slice(&ypad_o[oy * wp..][..ow]);
-            }
+        let ow = self.out_w;
+        for (plain, padded) in self.output_rows(y.len() / self.out_plane()) {
+            y[plain..][..ow].copy_from_slice(&ypad[padded..][..ow]);
         }
     }
 
@@ -266,11 +291,9 @@ impl Conv2dGeometry {
     /// The columns past `out_w` are left as they are: zero from allocation, and
     /// never written, so they add nothing to the GEMMs that read them.
     fn pad_output_rows<T: GemmFloat>(&self, y: &[T], ypad: &mut [T]) {
-        let (n, wp, ow) = (self.padded_positions(), self.padded_w(), self.out_w);
-        for (y_o, ypad_o) in y.chunks(self.out_plane()).zip(ypad.chunks_mut(n)) {
-            for oy in 0..self.out_h {
-                ypad_o[oy * wp..][..ow].copy_from_slice(&y_o[oy * ow..][..ow]);
-            }
+        let ow = self.out_w;
+        for (plain, padded) in self.output_rows(y.len() / self.out_plane()) {
+            ypad[padded..][..ow].copy_from_slice(&y[plain..][..ow]);
         }
     }
 
@@ -289,16 +312,9 @@ impl Conv2dGeometry {
     /// `x: [in_per_group, in_h, in_w]` (the adjoint of [`pad_rows`](Self::pad_rows);
     /// input values no output reads are left as they are).
     fn crop_rows<T: GemmFloat>(&self, xpad: &[T], x: &mut [T]) {
-        let (wp, hp) = (self.padded_w(), self.padded_h());
-        let [ph, pw] = self.padding;
-        let rows = self.in_h.min(hp.saturating_sub(ph));
-        let cols = self.in_w.min(wp.saturating_sub(pw));
-        for c in 0..self.in_per_group() {
-            let x_c = &mut x[c * self.in_plane()..][..self.in_plane()];
-            let xpad_c = &xpad[c * hp * wp..][..hp * wp];
-            for y in 0..rows {
-                x_c[y * self.in_w..][..cols].copy_from_slice(&xpad_c[(y + ph) * wp + pw..][..cols]);
-            }
+        let len = self.padded_row_len();
+        for (plain, padded) in self.input_rows() {
+            x[plain..][..len].copy_from_slice(&xpad[padded..][..len]);
         }
     }
 
@@ -741,6 +757,12 @@ pub(crate) fn conv2d_weight_backward<T: GemmFloat>(
     let x_item = geo.channels_in * geo.in_plane();
     let dy_item = geo.channels_out * plane;
     let w_len = geo.channels_out * rows;
+    // Columns of the row-padded GEMM (unused on the row-by-row path).
+    let np = if geo.is_row_padded() {
+        geo.padded_positions()
+    } else {
+        0
+    };
 
     // dw over the batch items of one chunk, accumulated in place.
     let chunk_grad =
@@ -750,7 +772,6 @@ pub(crate) fn conv2d_weight_backward<T: GemmFloat>(
                     let x_g = &x[b * x_item + g * cpg * geo.in_plane()..][..cpg * geo.in_plane()];
                     let dy_g = &dy[b * dy_item + g * opg * plane..][..opg * plane];
                     if geo.is_row_padded() {
-                        let np = geo.padded_positions();
                         let (xpad, rest) = col.split_at_mut(geo.padded_input_len());
                         let (col, dypad) = rest.split_at_mut(rows * np);
                         geo.pad_rows(x_g, xpad);
@@ -990,11 +1011,7 @@ mod tests {
     }
 
     fn check(c: &Case, seed: u64) {
-        let geo = Conv2dGeometry::new(
-            &Shape::from(c.x.to_vec()),
-            &Shape::from(c.w.to_vec()),
-            &c.options,
-        );
+        let geo = geometry(c);
         let out_shape = [c.x[0], c.w[0], geo.out_h, geo.out_w];
         let x = values(seed, c.x.iter().product());
         let w = values(seed + 1, c.w.iter().product());
