@@ -18,6 +18,12 @@ Needs torch, torchvision, numpy and safetensors; not run in CI. Usage:
     python3 scripts/make_parity_fixtures.py            # the small fixtures
     python3 scripts/make_parity_fixtures.py --full     # the full-size ones
     python3 scripts/make_parity_fixtures.py --keys     # torchvision's key lists
+    python3 scripts/make_parity_fixtures.py --only cifar-wrn16-2   # one case, manifest merged
+    python3 scripts/make_parity_fixtures.py --wrn-counts           # the paper's WRN sizes
+
+PyTorch's outputs differ in the last bits from one CPU to another: rewriting every case on
+another machine changes committed `expected.npy` files within the test's tolerance. Add a new
+case with `--only`.
 """
 
 import argparse
@@ -210,6 +216,60 @@ class HighwayConv(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
 
+# --- Wide ResNet for CIFAR (Zagoruyko & Komodakis 2016), as the authors' code computes it ----
+# (github.com/szagoruyko/wide-residual-networks, pytorch/resnet.py): pre-activation blocks,
+# a 1×1 shortcut on the pre-activated input where the shape changes, dropout between the
+# convolutions. Module names are skipnet's (`layerN.i.bn1/conv1/bn2/conv2/shortcut`, `bn`, `fc`).
+
+
+class WideBlock(nn.Module):
+    def __init__(self, in_planes, planes, stride, dropout=0.0):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.dropout = dropout
+        self.shortcut = (nn.Conv2d(in_planes, planes, 1, stride, 0, bias=False)
+                         if in_planes != planes or stride != 1 else None)
+
+    def forward(self, x):
+        o = F.relu(self.bn1(x))
+        y = F.relu(self.bn2(self.conv1(o)))
+        y = F.dropout(y, p=self.dropout, training=self.training)
+        z = self.conv2(y)
+        return z + (self.shortcut(o) if self.shortcut is not None else x)
+
+
+class CifarWideResNet(nn.Module):
+    def __init__(self, depth, k, num_classes=10, dropout=0.0):
+        super().__init__()
+        assert (depth - 4) % 6 == 0
+        n = (depth - 4) // 6
+        widths = [16 * k, 32 * k, 64 * k]
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        planes = 16
+        for i, (w, stride) in enumerate(zip(widths, [1, 2, 2])):
+            blocks = []
+            for j in range(n):
+                blocks.append(WideBlock(planes, w, stride if j == 0 else 1, dropout))
+                planes = w
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+        self.bn = nn.BatchNorm2d(planes)
+        self.fc = nn.Linear(planes, num_classes)
+
+    def forward(self, x):
+        x = self.layer3(self.layer2(self.layer1(self.conv1(x))))
+        return self.fc(F.relu(self.bn(x)).mean(dim=(2, 3)))
+
+
+def wrn_parameter_counts():
+    """Trainable parameters of the paper's CIFAR-10 Wide ResNets (for crates/models/tests/zoo.rs)."""
+    for depth, k in [(40, 4), (16, 8), (28, 10)]:
+        n = sum(p.numel() for p in CifarWideResNet(depth, k).parameters())
+        print(f"cifar-wrn{depth}-{k}: {n} parameters")
+
+
 # --- DenseNets (torchvision; the CIFAR ones with a 3×3 stem) ---------------------------------
 
 
@@ -251,8 +311,13 @@ def randomise(model, seed):
     return model.eval()
 
 
+ONLY = None
+
+
 def write_case(out_dir, manifest, name, model, input_shape, fmt, arch, seed=0, wrap=None,
                rename=None, **extra):
+    if ONLY is not None and name != ONLY:
+        return
     model = randomise(model, seed)
     torch.manual_seed(seed + 1)
     x = torch.randn(*input_shape)
@@ -303,6 +368,8 @@ def small(manifest):
                seed=6, wrap=lambda s: {f"module.{k}": v for k, v in s.items()})
     write_case(out, manifest, "highway-conv", HighwayConv(), (2, 3, 32, 32), "safetensors",
                "highway-conv", seed=7)
+    write_case(out, manifest, "cifar-wrn16-2", CifarWideResNet(16, 2, dropout=0.3),
+               (2, 3, 32, 32), "safetensors", "cifar-wrn16-2", seed=8)
 
 
 def full(manifest):
@@ -334,12 +401,23 @@ def main():
     parser.add_argument("--full", action="store_true", help="torchvision's full-size models")
     parser.add_argument("--keys", action="store_true",
                         help="only torchvision's key lists (torchvision-keys/*.txt)")
+    parser.add_argument("--only", metavar="CASE",
+                        help="write only this case, keeping the manifest's other entries")
+    parser.add_argument("--wrn-counts", action="store_true",
+                        help="only print the paper's Wide ResNets' parameter counts")
     args = parser.parse_args()
     if args.keys:
         return keys()
+    if args.wrn_counts:
+        return wrn_parameter_counts()
     out = FULL_DIR if args.full else SMALL_DIR
     torch.set_num_threads(2)
     manifest = {}
+    if args.only:
+        global ONLY
+        ONLY = args.only
+        with open(os.path.join(out, "manifest.json")) as f:
+            manifest = json.load(f)
     (full if args.full else small)(manifest)
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2, sort_keys=True)

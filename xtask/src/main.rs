@@ -78,7 +78,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // The library names settings by their fields; here they are flags.
+            eprintln!(
+                "error: {}",
+                skipnet_train::cli::fields_to_flags(&format!("{err:#}"))
+            );
             ExitCode::FAILURE
         }
     }

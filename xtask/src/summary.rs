@@ -1,5 +1,6 @@
 //! `cargo xtask summary` and `cargo xtask list`.
 
+use crate::cli::ArchName;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::Args;
@@ -11,6 +12,7 @@ use skipnet_train::Backend;
 #[derive(Args)]
 pub struct SummaryArgs {
     /// Architecture name (see `cargo xtask list`).
+    #[arg(value_parser = ArchName)]
     arch: String,
     /// Input shape `C,H,W` (default: the architecture's usual input).
     #[arg(long, value_parser = parse_shape)]

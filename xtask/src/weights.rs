@@ -8,11 +8,14 @@ use burn::tensor::Device;
 use clap::Args;
 use skipnet_models::{Model, ModelConfig, UNetConfig};
 use skipnet_train::folder::open_weights_at;
+
+use crate::cli::ArchName;
 use skipnet_train::{CheckpointChoice, ModelRecipe};
 
 #[derive(Args, Debug)]
 pub struct ModelArgs {
     /// Architecture (when --weights is a run folder, its config.json decides).
+    #[arg(value_parser = ArchName)]
     pub arch: String,
     /// A run folder (its config.json and model.bpk), or a weights file: .pth/.pt/.bin
     /// (PyTorch state_dict or checkpoint), .safetensors (PyTorch or Burn names) or .bpk.

@@ -70,6 +70,26 @@ fn train_classifier_writes_a_complete_run_folder() {
         );
     }
     assert!(run.join("checkpoint").is_dir());
+    // The run's config.json replays it: the same metrics, byte for byte.
+    let replay = xtask(
+        &[
+            "train",
+            "--config",
+            "runs/tiny/config.json",
+            "--out",
+            "runs",
+            "--name",
+            "replay",
+        ],
+        dir.path(),
+    );
+    assert!(replay.status.success(), "{}", text(&replay));
+    let replayed = std::fs::read(dir.path().join("runs/replay/metrics.csv")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&replayed),
+        csv,
+        "metrics.csv of the replay"
+    );
 }
 
 #[test]
@@ -777,7 +797,7 @@ fn resume_with_other_settings_is_refused_unless_forced() {
     let out = xtask(&changed, dir.path());
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("warning: --force: resuming with lr"),
+        text(&out).contains("warning: resuming anyway (forced) with lr"),
         "{}",
         text(&out)
     );

@@ -423,16 +423,16 @@ pub fn save_label_png(labels: &[u32], height: usize, width: usize, path: &Path) 
     })
 }
 
-/// Writes `contents` to `path` atomically (see [`skipnet_models::atomic`]).
+/// Writes `contents` to `path` atomically (see [`skipnet_core::atomic`]).
 pub fn write_bytes_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    skipnet_models::atomic::write_bytes(path, contents).map_err(|e| DataError::io(path, e))
+    skipnet_core::atomic::write_bytes(path, contents).map_err(|e| DataError::io(path, e))
 }
 
 /// Runs `write` on a temporary file beside `path`, then commits it into place with
-/// [`skipnet_models::atomic::commit`] (new-file mode, synced, renamed, folder synced), so that
+/// [`skipnet_core::atomic::commit`] (new-file mode, synced, renamed, folder synced), so that
 /// `path` is either the old file or the complete new one.
 pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = skipnet_models::atomic::temp_path(path);
+    let tmp = skipnet_core::atomic::temp_path(path);
     if let Some(dir) = tmp.parent() {
         std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
     }
@@ -440,7 +440,7 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
         std::fs::remove_file(&tmp).ok();
         return Err(e);
     }
-    skipnet_models::atomic::commit(&tmp, path).map_err(|e| DataError::io(path, e))
+    skipnet_core::atomic::commit(&tmp, path).map_err(|e| DataError::io(path, e))
 }
 
 /// The `lo` and `hi` quantiles of the finite `values` (the whole range where they coincide);

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use burn::data::dataset::Dataset;
 use serde::{Deserialize, Serialize};
-use skipnet_models::Task;
+use skipnet_core::Task;
 
 use crate::cifar::{CifarDataset, CifarKind};
 use crate::error::{DataError, Result};

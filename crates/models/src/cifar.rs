@@ -12,8 +12,11 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
 use crate::fold::{fold_each, fold_optional};
+#[cfg(feature = "interop")]
+use crate::interop::TorchLayout;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, conv3x3};
 use crate::params::trainable_params;
+use crate::registry::{Architecture, Family, Model, ModelConfig, ZooModel, parse_depth};
 use crate::resnet::{BasicBlock, BasicBlockConfig, ShortcutOption};
 use crate::summary::{StageSummary, stage};
 
@@ -251,6 +254,137 @@ impl CifarResNet {
         let head_params = trainable_params(&self.fc) + self.bn.as_ref().map_or(0, trainable_params);
         stages.push(stage("avgpool+fc", out, head_params, flops));
         Ok(stages)
+    }
+}
+
+// --- The registry row (crate::registry) ------------------------------------------------------
+
+/// The CIFAR ResNet family of the registry: `cifar-resnet<D>` (option A), `-b` / `-c` (options B
+/// and C), `cifar-preresnet<D>[-b]` (pre-activation) and `cifar-plain<D>` (the plain twin).
+pub const FAMILY: Family = Family {
+    id: "cifar-resnet",
+    patterns: &[
+        "cifar-resnet<D>",
+        "cifar-resnet<D>-b",
+        "cifar-resnet<D>-c",
+        "cifar-plain<D>",
+        "cifar-preresnet<D>",
+    ],
+    listed: &[
+        "cifar-resnet20",
+        "cifar-resnet32",
+        "cifar-resnet44",
+        "cifar-resnet56",
+        "cifar-resnet110",
+        "cifar-resnet20-b",
+        "cifar-plain20",
+        "cifar-plain56",
+        "cifar-preresnet110",
+    ],
+    parse: parse_name,
+};
+
+fn parse_name(name: &str) -> Option<Result<ModelConfig, ModelError>> {
+    let (base, shortcut) = match (name.strip_suffix("-b"), name.strip_suffix("-c")) {
+        (Some(base), _) => (base, ShortcutOption::B),
+        (_, Some(base)) => (base, ShortcutOption::C),
+        _ => (name, ShortcutOption::A),
+    };
+    let (digits, shortcut, preact) = if let Some(d) = base.strip_prefix("cifar-resnet") {
+        (d, shortcut, false)
+    } else if let Some(d) = base.strip_prefix("cifar-preresnet") {
+        (d, shortcut, true)
+    } else {
+        (
+            name.strip_prefix("cifar-plain")?,
+            ShortcutOption::Plain,
+            false,
+        )
+    };
+    Some(parse_depth(name, digits).and_then(|depth| {
+        let config = CifarResNetConfig::new(depth)
+            .with_shortcut(shortcut)
+            .with_preact(preact);
+        config.validate()?;
+        Ok(ModelConfig::CifarResNet(config))
+    }))
+}
+
+impl Architecture for CifarResNetConfig {
+    fn name(&self) -> String {
+        let depth = self.depth;
+        let prefix = if self.preact {
+            "cifar-preresnet"
+        } else {
+            "cifar-resnet"
+        };
+        match self.shortcut {
+            ShortcutOption::Plain => format!("cifar-plain{depth}"),
+            ShortcutOption::A => format!("{prefix}{depth}"),
+            ShortcutOption::B => format!("{prefix}{depth}-b"),
+            ShortcutOption::C => format!("{prefix}{depth}-c"),
+        }
+    }
+
+    fn paper(&self) -> &'static str {
+        if self.preact {
+            "He et al. 2016, Identity Mappings in Deep Residual Networks"
+        } else if !self.shortcut.is_residual() {
+            "He et al. 2015, §4.2 (plain baseline)"
+        } else {
+            "He et al. 2015, §4.2 (CIFAR-10)"
+        }
+    }
+
+    fn default_input(&self) -> FeatureShape {
+        [self.in_channels, 32, 32]
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    fn for_classes(&self, num_classes: usize) -> ModelConfig {
+        ModelConfig::CifarResNet(self.clone().with_num_classes(num_classes))
+    }
+
+    fn for_input(&self, input: FeatureShape) -> ModelConfig {
+        ModelConfig::CifarResNet(self.clone().with_in_channels(input[0]))
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        self.validate()
+    }
+
+    fn build(&self, device: &Device) -> Model {
+        Model::CifarResNet(self.init(device))
+    }
+}
+
+impl ZooModel for CifarResNet {
+    fn family(&self) -> &'static str {
+        FAMILY.id
+    }
+
+    fn classifier(&self) -> Option<(&'static str, &Linear)> {
+        Some(("fc", &self.fc))
+    }
+
+    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
+        Some(self.forward(x))
+    }
+
+    fn folded(&self) -> Model {
+        Model::CifarResNet(self.clone().fold_batch_norm())
+    }
+
+    fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
+        self.summary(input)
+    }
+
+    #[cfg(feature = "interop")]
+    fn torch_layout(&self) -> TorchLayout {
+        TorchLayout::CifarResNet
     }
 }
 

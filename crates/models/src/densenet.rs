@@ -13,8 +13,11 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
 use crate::fold::{fold_each, fold_optional};
+#[cfg(feature = "interop")]
+use crate::interop::TorchLayout;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, conv1x1, conv2d, conv3x3, maybe_norm};
 use crate::params::trainable_params;
+use crate::registry::{Architecture, Family, Model, ModelConfig, Named, ZooModel, parse_depth};
 use crate::summary::{StageSummary, stage};
 
 /// The stem of a DenseNet.
@@ -467,6 +470,145 @@ impl DenseNet {
         let head = trainable_params(&f.norm5) + trainable_params(&self.classifier);
         stages.push(stage("norm5+fc", out, head, flops));
         Ok(stages)
+    }
+}
+
+// --- The registry row (crate::registry) ------------------------------------------------------
+
+/// torchvision's DenseNets and the paper's CIFAR ones.
+const NAMED: [Named<DenseNetConfig>; 6] = [
+    ("densenet121", DenseNetConfig::densenet121),
+    ("densenet161", DenseNetConfig::densenet161),
+    ("densenet169", DenseNetConfig::densenet169),
+    ("densenet201", DenseNetConfig::densenet201),
+    ("cifar-densenet40", DenseNetConfig::cifar_densenet40),
+    ("cifar-densenet-bc100", DenseNetConfig::cifar_densenet_bc100),
+];
+
+/// The DenseNet family of the registry: torchvision's four, and `cifar-densenet<D>` (`3n + 4`)
+/// / `cifar-densenet-bc<D>` (`6n + 4`) with growth rate 12.
+pub const FAMILY: Family = Family {
+    id: "densenet",
+    patterns: &[
+        "densenet121",
+        "densenet161",
+        "densenet169",
+        "densenet201",
+        "cifar-densenet<D>",
+        "cifar-densenet-bc<D>",
+    ],
+    listed: &[
+        "densenet121",
+        "densenet161",
+        "densenet169",
+        "densenet201",
+        "cifar-densenet40",
+        "cifar-densenet-bc100",
+    ],
+    parse: parse_name,
+};
+
+fn parse_name(name: &str) -> Option<Result<ModelConfig, ModelError>> {
+    if let Some((_, config)) = NAMED.iter().find(|(n, _)| *n == name) {
+        return Some(Ok(ModelConfig::DenseNet(config())));
+    }
+    let (digits, bc) = match name.strip_prefix("cifar-densenet-bc") {
+        Some(d) => (d, true),
+        None => (name.strip_prefix("cifar-densenet")?, false),
+    };
+    Some(
+        parse_depth(name, digits)
+            .and_then(|depth| DenseNetConfig::cifar(depth, 12, bc))
+            .map(ModelConfig::DenseNet),
+    )
+}
+
+impl Architecture for DenseNetConfig {
+    fn name(&self) -> String {
+        if self.stem == DenseStem::Cifar {
+            let bc = self.bn_size > 0;
+            let per_block = self.block_config.first().copied().unwrap_or(0);
+            let depth = 4 + 3 * per_block * if bc { 2 } else { 1 };
+            return if bc {
+                format!("cifar-densenet-bc{depth}")
+            } else {
+                format!("cifar-densenet{depth}")
+            };
+        }
+        let same = |named: &DenseNetConfig| {
+            named.growth_rate == self.growth_rate
+                && named.block_config == self.block_config
+                && named.num_init_features == self.num_init_features
+        };
+        NAMED
+            .iter()
+            .find(|(_, config)| same(&config()))
+            .map_or_else(
+                || format!("densenet-k{}{:?}", self.growth_rate, self.block_config),
+                |(n, _)| n.to_string(),
+            )
+    }
+
+    fn paper(&self) -> &'static str {
+        "Huang et al. 2017, Densely Connected Convolutional Networks"
+    }
+
+    fn is_imagenet(&self) -> bool {
+        self.stem == DenseStem::ImageNet
+    }
+
+    fn default_input(&self) -> FeatureShape {
+        match self.stem {
+            DenseStem::ImageNet => [self.in_channels, 224, 224],
+            DenseStem::Cifar => [self.in_channels, 32, 32],
+        }
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    fn for_classes(&self, num_classes: usize) -> ModelConfig {
+        ModelConfig::DenseNet(self.clone().with_num_classes(num_classes))
+    }
+
+    fn for_input(&self, input: FeatureShape) -> ModelConfig {
+        ModelConfig::DenseNet(self.clone().with_in_channels(input[0]))
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        self.validate()
+    }
+
+    fn build(&self, device: &Device) -> Model {
+        Model::DenseNet(self.init(device))
+    }
+}
+
+impl ZooModel for DenseNet {
+    fn family(&self) -> &'static str {
+        FAMILY.id
+    }
+
+    fn classifier(&self) -> Option<(&'static str, &Linear)> {
+        Some(("classifier", &self.classifier))
+    }
+
+    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
+        Some(self.forward(x))
+    }
+
+    fn folded(&self) -> Model {
+        Model::DenseNet(self.clone().fold_batch_norm())
+    }
+
+    fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
+        self.summary(input)
+    }
+
+    #[cfg(feature = "interop")]
+    fn torch_layout(&self) -> TorchLayout {
+        TorchLayout::TorchvisionDenseNet
     }
 }
 

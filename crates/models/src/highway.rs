@@ -17,8 +17,11 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
 use crate::init::WeightInit;
+#[cfg(feature = "interop")]
+use crate::interop::TorchLayout;
 use crate::layers::{FeatureShape, LayerCost, conv2d};
 use crate::params::trainable_params;
+use crate::registry::{Architecture, Family, Model, ModelConfig, ZooModel, parse_depth};
 use crate::summary::{StageSummary, stage};
 
 /// Deepest highway network the configs accept.
@@ -433,6 +436,219 @@ impl HighwayConv {
 
 fn chain_layers(layers: &[HighwayConvLayer], input: FeatureShape) -> (FeatureShape, u64) {
     crate::layers::chain_cost(input, layers.iter().map(|l| l as &dyn LayerCost))
+}
+
+// --- The registry rows (crate::registry) -----------------------------------------------------
+
+/// Width of the highway layers of `highway-mlp<D>` (Srivastava et al. 2015, §3.1). Both MLP
+/// families start their input layer and transforms from He-normal (fan-in), which keeps a ReLU
+/// layer's output at the scale of its input, so a deep plain twin does not fail merely from a
+/// shrinking initialisation.
+pub const HIGHWAY_MLP_WIDTH: usize = 50;
+
+/// Width of the layers of `plain-mlp<D>`: 71 units give `71·71 + 71 = 5112` parameters a
+/// layer, as many as a highway layer of 50 (`2·(50·50 + 50) = 5100`: transform and gate), the
+/// paper's way of comparing the two at equal size.
+pub const PLAIN_MLP_WIDTH: usize = 71;
+
+/// The initial transform-gate bias of `highway-mlp<D>`: `−max(2, ln D)` (−2.3 at 10 layers,
+/// −4.6 at 100). A gate opens `T ≈ e^b` of each layer at the start, so the input reaches the
+/// last of `D` layers scaled by about `(1 − 1/D)^D ≈ 1/e` instead of vanishing; Srivastava et al.
+/// tuned this bias per depth (between −1 and −10) and note that deeper networks need more
+/// negative ones.
+pub fn highway_gate_bias(depth: usize) -> f64 {
+    -(depth.max(1) as f64).ln().max(2.0)
+}
+
+/// The fully connected highway networks of the registry: `highway-mlp` (10 layers of 50, gate
+/// bias −2, PyTorch's initialisation) and the depth sweep of Srivastava et al.'s Fig. 1,
+/// `highway-mlp<D>` and its equal-size plain twin `plain-mlp<D>`.
+pub const MLP_FAMILY: Family = Family {
+    id: "highway-mlp",
+    patterns: &["highway-mlp", "highway-mlp<D>", "plain-mlp<D>"],
+    listed: &[
+        "highway-mlp",
+        "highway-mlp10",
+        "plain-mlp10",
+        "highway-mlp20",
+        "plain-mlp20",
+        "highway-mlp50",
+        "plain-mlp50",
+        "highway-mlp100",
+        "plain-mlp100",
+    ],
+    parse: parse_mlp_name,
+};
+
+fn parse_mlp_name(name: &str) -> Option<Result<ModelConfig, ModelError>> {
+    if name == "highway-mlp" {
+        return Some(Ok(ModelConfig::HighwayMlp(HighwayMlpConfig::new(784))));
+    }
+    let (digits, gated, width) = match name.strip_prefix("highway-mlp") {
+        Some(d) => (d, true, HIGHWAY_MLP_WIDTH),
+        None => (name.strip_prefix("plain-mlp")?, false, PLAIN_MLP_WIDTH),
+    };
+    Some(parse_depth(name, digits).and_then(|depth| {
+        let config = HighwayMlpConfig::new(784)
+            .with_depth(depth)
+            .with_width(width)
+            .with_gated(gated)
+            .with_gate_bias(highway_gate_bias(depth))
+            .with_init(Some(WeightInit::He));
+        config.validate()?;
+        Ok(ModelConfig::HighwayMlp(config))
+    }))
+}
+
+/// The convolutional highway network of the registry, `highway-conv`.
+pub const CONV_FAMILY: Family = Family {
+    id: "highway-conv",
+    patterns: &["highway-conv"],
+    listed: &["highway-conv"],
+    parse: |name| {
+        (name == "highway-conv").then(|| Ok(ModelConfig::HighwayConv(HighwayConvConfig::new())))
+    },
+};
+
+impl Architecture for HighwayMlpConfig {
+    fn name(&self) -> String {
+        let he = self.init == Some(WeightInit::He);
+        let depth = self.depth;
+        if he && self.gated && self.width == HIGHWAY_MLP_WIDTH {
+            format!("highway-mlp{depth}")
+        } else if he && !self.gated && self.width == PLAIN_MLP_WIDTH {
+            format!("plain-mlp{depth}")
+        } else {
+            MLP_FAMILY.id.to_string()
+        }
+    }
+
+    fn paper(&self) -> &'static str {
+        if self.gated {
+            "Srivastava et al. 2015, Training Very Deep Networks"
+        } else {
+            "Srivastava et al. 2015, Training Very Deep Networks (plain baseline)"
+        }
+    }
+
+    fn default_input(&self) -> FeatureShape {
+        if self.in_features == 784 {
+            [1, 28, 28]
+        } else {
+            [self.in_features, 1, 1]
+        }
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    fn for_classes(&self, num_classes: usize) -> ModelConfig {
+        ModelConfig::HighwayMlp(self.clone().with_num_classes(num_classes))
+    }
+
+    fn for_input(&self, input: FeatureShape) -> ModelConfig {
+        ModelConfig::HighwayMlp(HighwayMlpConfig {
+            in_features: input.iter().product(),
+            ..self.clone()
+        })
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        self.validate()
+    }
+
+    fn build(&self, device: &Device) -> Model {
+        Model::HighwayMlp(self.init(device))
+    }
+}
+
+impl ZooModel for HighwayMlp {
+    fn family(&self) -> &'static str {
+        MLP_FAMILY.id
+    }
+
+    fn classifier(&self) -> Option<(&'static str, &Linear)> {
+        Some(("classifier", &self.classifier))
+    }
+
+    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
+        Some(self.forward_image(x))
+    }
+
+    fn folded(&self) -> Model {
+        Model::HighwayMlp(self.clone())
+    }
+
+    fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
+        self.summary(input)
+    }
+
+    #[cfg(feature = "interop")]
+    fn torch_layout(&self) -> TorchLayout {
+        TorchLayout::HighwayMlp
+    }
+}
+
+impl Architecture for HighwayConvConfig {
+    fn name(&self) -> String {
+        CONV_FAMILY.id.to_string()
+    }
+
+    fn paper(&self) -> &'static str {
+        "Srivastava et al. 2015, Training Very Deep Networks"
+    }
+
+    fn default_input(&self) -> FeatureShape {
+        [self.in_channels, 32, 32]
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    fn for_classes(&self, num_classes: usize) -> ModelConfig {
+        ModelConfig::HighwayConv(self.clone().with_num_classes(num_classes))
+    }
+
+    fn for_input(&self, input: FeatureShape) -> ModelConfig {
+        ModelConfig::HighwayConv(self.clone().with_in_channels(input[0]))
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        self.validate()
+    }
+
+    fn build(&self, device: &Device) -> Model {
+        Model::HighwayConv(self.init(device))
+    }
+}
+
+impl ZooModel for HighwayConv {
+    fn family(&self) -> &'static str {
+        CONV_FAMILY.id
+    }
+
+    fn classifier(&self) -> Option<(&'static str, &Linear)> {
+        Some(("fc", &self.fc))
+    }
+
+    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
+        Some(self.forward(x))
+    }
+
+    fn folded(&self) -> Model {
+        Model::HighwayConv(self.clone())
+    }
+
+    fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
+        self.summary(input)
+    }
+
+    #[cfg(feature = "interop")]
+    fn torch_layout(&self) -> TorchLayout {
+        TorchLayout::Skipnet
+    }
 }
 
 #[cfg(test)]

@@ -2,13 +2,12 @@
 //!
 //! Residual and skip-connection networks as Burn modules, structurally identical to torchvision
 //! where torchvision has them: ResNet-18…152, ResNeXt, Wide ResNet, DenseNet; plus the CIFAR
-//! ResNets of He et al., their plain twins, U-Net and Highway networks.
+//! ResNets of He et al., their plain twins, the CIFAR Wide ResNets, U-Net and Highway networks.
 //!
 //! Every model is built from a `Config` with `init(&device)` and runs on any Burn backend.
 
 #![warn(missing_docs)]
 
-pub mod atomic;
 pub mod cifar;
 pub mod densenet;
 pub mod error;
@@ -23,6 +22,7 @@ pub mod registry;
 pub mod resnet;
 pub mod summary;
 pub mod unet;
+pub mod wide_resnet;
 
 #[cfg(test)]
 pub(crate) mod test_util;
@@ -35,7 +35,11 @@ pub use highway::{
 };
 pub use init::{WeightInit, torch_default_convolutions};
 pub use params::trainable_params;
-pub use registry::{Model, ModelConfig, Task};
+pub use registry::{Architecture, Family, Model, ModelConfig, ZooModel};
 pub use resnet::*;
+pub use skipnet_core::Task;
+/// Atomic file writes (from `skipnet-core`, where the data crate uses them too).
+pub use skipnet_core::atomic;
 pub use summary::{ModelSummary, StageSummary};
 pub use unet::{UNet, UNetConfig};
+pub use wide_resnet::{CifarWideResNet, CifarWideResNetConfig, WideBlock};

@@ -1,99 +1,155 @@
-//! Names → configurations, for the command line and for experiment scripts.
+//! The zoo as one table: each family of architectures declares once, in its own file, the
+//! names it answers to, the names `list` shows and how a name becomes a configuration
+//! ([`Family`]), and implements [`Architecture`] for its configuration and [`ZooModel`] for its
+//! module. Everything here — [`all_names`], [`ModelConfig::from_name`], [`suggestions`], the
+//! error listing valid names, and [`ModelConfig`] / [`Model`] dispatch — is derived from
+//! [`FAMILIES`].
 //!
 //! ```text
 //! resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d wide_resnet50_2 plain18 plain34
 //! cifar-resnet<D> cifar-resnet<D>-b cifar-plain<D> cifar-preresnet<D>     (D = 6n+2: 20, 32, 44, 56, 110...)
-//! densenet121 densenet161 densenet169 densenet201 cifar-densenet40 cifar-densenet-bc100
+//! cifar-wrn<D>-<k>                                                        (D = 6n+4: 16, 28, 40...; widening k)
+//! densenet121 densenet161 densenet169 densenet201 cifar-densenet<D> cifar-densenet-bc<D>
 //! unet highway-mlp highway-conv
 //! highway-mlp<D> plain-mlp<D>     (D highway layers of width 50 / plain layers of width 71)
 //! ```
+//!
+//! Adding a family: a file with its configuration, module, `FAMILY` constant and the two trait
+//! implementations; one row in [`FAMILIES`]; one variant in [`ModelConfig`] and in [`Model`]
+//! (the record format needs a concrete type) and their line in [`ModelConfig::architecture`] and
+//! [`Model::zoo`].
 
 use burn::config::Config;
 use burn::module::Module;
+use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use crate::cifar::{CifarResNet, CifarResNetConfig};
 use crate::densenet::{DenseNet, DenseNetConfig};
 use crate::error::ModelError;
 use crate::highway::{HighwayConv, HighwayConvConfig, HighwayMlp, HighwayMlpConfig};
-use crate::init::WeightInit;
+#[cfg(feature = "interop")]
+use crate::interop::TorchLayout;
 use crate::layers::FeatureShape;
 use crate::params::trainable_params;
-use crate::resnet::{ResNet, ResNetConfig, ShortcutOption};
+use crate::resnet::{ResNet, ResNetConfig};
 use crate::summary::{ModelSummary, StageSummary};
 use crate::unet::{UNet, UNetConfig};
+use crate::wide_resnet::{CifarWideResNet, CifarWideResNetConfig};
 
-/// Fixed names of the registry (the CIFAR ResNet families take any valid depth `<D>`).
-pub const FIXED_NAMES: [&str; 18] = [
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "resnext50_32x4d",
-    "wide_resnet50_2",
-    "plain18",
-    "plain34",
-    "densenet121",
-    "densenet161",
-    "densenet169",
-    "densenet201",
-    "cifar-densenet40",
-    "cifar-densenet-bc100",
-    "unet",
-    "highway-mlp",
-    "highway-conv",
-];
+pub use crate::highway::{HIGHWAY_MLP_WIDTH, PLAIN_MLP_WIDTH, highway_gate_bias};
 
-/// Families that take a depth as a suffix: `6n + 2` for the ResNets, `3n + 4` for DenseNet and
-/// `6n + 4` for DenseNet-BC (growth rate 12), any number of layers for the MLPs of Srivastava et
-/// al.'s depth experiment (Fig. 1).
-pub const CIFAR_FAMILIES: [&str; 8] = [
-    "cifar-resnet<D>",
-    "cifar-resnet<D>-b",
-    "cifar-plain<D>",
-    "cifar-preresnet<D>",
-    "cifar-densenet<D>",
-    "cifar-densenet-bc<D>",
-    "highway-mlp<D>",
-    "plain-mlp<D>",
-];
-
-/// Width of the highway layers of `highway-mlp<D>` (Srivastava et al. 2015, §3.1). Both MLP
-/// families start their input layer and transforms from He-normal (fan-in), which keeps a ReLU
-/// layer's output at the scale of its input, so a deep plain twin does not fail merely from a
-/// shrinking initialisation.
-pub const HIGHWAY_MLP_WIDTH: usize = 50;
-/// The initial transform-gate bias of `highway-mlp<D>`: `−max(2, ln D)` (−2.3 at 10 layers,
-/// −4.6 at 100). A gate opens `T ≈ e^b` of each layer at the start, so the input reaches the
-/// last of `D` layers scaled by about `(1 − 1/D)^D ≈ 1/e` instead of vanishing; Srivastava et al.
-/// tuned this bias per depth (between −1 and −10) and note that deeper networks need more
-/// negative ones.
-pub fn highway_gate_bias(depth: usize) -> f64 {
-    -(depth.max(1) as f64).ln().max(2.0)
+/// One family of the zoo, declared once beside its configuration.
+#[derive(Debug)]
+pub struct Family {
+    /// Short identifier, for messages: `resnet`, `cifar-resnet`, `densenet`...
+    pub id: &'static str,
+    /// The names and name patterns users can type, as errors show them (`resnet18`,
+    /// `cifar-resnet<D>`).
+    pub patterns: &'static [&'static str],
+    /// The names `cargo xtask list` shows: every fixed name, each pattern at its paper depths.
+    pub listed: &'static [&'static str],
+    /// The configuration `name` stands for, with the paper's defaults; `None` when `name` is not
+    /// this family's (a family's names never overlap another's: see the tests).
+    pub parse: fn(&str) -> Option<Result<ModelConfig, ModelError>>,
 }
 
-/// Width of the layers of `plain-mlp<D>`: 71 units give `71·71 + 71 = 5112` parameters a
-/// layer, as many as a highway layer of 50 (`2·(50·50 + 50) = 5100`: transform and gate), the
-/// paper's way of comparing the two at equal size.
-pub const PLAIN_MLP_WIDTH: usize = 71;
+/// A registry name and the constructor of its configuration.
+pub type Named<C> = (&'static str, fn() -> C);
 
-/// Every name of the registry, with the CIFAR families at their paper depths.
+/// The zoo: every family, in the order `list` shows them.
+pub static FAMILIES: &[Family] = &[
+    crate::resnet::net::FAMILY,
+    crate::cifar::FAMILY,
+    crate::wide_resnet::FAMILY,
+    crate::densenet::FAMILY,
+    crate::unet::FAMILY,
+    crate::highway::MLP_FAMILY,
+    crate::highway::CONV_FAMILY,
+];
+
+/// What every architecture's configuration answers, implemented once per family beside the
+/// configuration.
+pub trait Architecture {
+    /// The registry name of this configuration (`cifar-resnet56`, `resnet50`): the name
+    /// [`ModelConfig::from_name`] builds it from, up to the number of classes, the input and the
+    /// options no name spells (U-Net's width, a zero-initialised residual, ...).
+    fn name(&self) -> String;
+    /// The paper that introduced the architecture.
+    fn paper(&self) -> &'static str;
+    /// Classification or segmentation.
+    fn task(&self) -> Task {
+        Task::Classification
+    }
+    /// An ImageNet architecture (ImageNet stem): its images are prepared with the ImageNet
+    /// preset unless a run says otherwise.
+    fn is_imagenet(&self) -> bool {
+        false
+    }
+    /// The input this architecture is usually trained on, `[channels, height, width]`.
+    fn default_input(&self) -> FeatureShape;
+    /// The number of classes (output channels for U-Net).
+    fn num_classes(&self) -> usize;
+    /// The same architecture with `num_classes` outputs.
+    fn for_classes(&self, num_classes: usize) -> ModelConfig;
+    /// The same architecture for inputs of `[channels, height, width]`.
+    fn for_input(&self, input: FeatureShape) -> ModelConfig;
+    /// Checks the configuration without building anything.
+    fn check(&self) -> Result<(), ModelError>;
+    /// Builds the model on `device` (the configuration is checked first by the caller).
+    fn build(&self, device: &Device) -> Model;
+}
+
+/// What every module of the zoo answers, implemented once per family beside the module.
+pub trait ZooModel {
+    /// The family identifier ([`Family::id`]).
+    fn family(&self) -> &'static str;
+    /// The classifier (the last linear layer) and its path (`fc` or `classifier`, as in
+    /// torchvision), which fine-tuning replaces; `None` for U-Net.
+    fn classifier(&self) -> Option<(&'static str, &Linear)>;
+    /// Classification or segmentation.
+    fn task(&self) -> Task {
+        Task::Classification
+    }
+    /// Class logits, `[batch, channels, height, width]` → `[batch, num_classes]`; `None` for
+    /// segmentation networks.
+    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>>;
+    /// Per-pixel logits, `[batch, channels, height, width]` → `[batch, out, height, width]`;
+    /// `None` for classifiers.
+    fn forward_segmentation(&self, _x: Tensor<4>) -> Option<Tensor<4>> {
+        None
+    }
+    /// A copy with every batch norm that directly follows a convolution folded into it
+    /// ([`crate::fold`]).
+    fn folded(&self) -> Model;
+    /// Stage-by-stage output shape, parameters and FLOPs for one input of shape `input`.
+    fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError>;
+    /// The PyTorch key layout the family is exchanged in.
+    #[cfg(feature = "interop")]
+    fn torch_layout(&self) -> TorchLayout;
+}
+
+/// Every name `list` shows, family by family.
 pub fn all_names() -> Vec<String> {
-    let mut names: Vec<String> = FIXED_NAMES.iter().map(|s| s.to_string()).collect();
-    for depth in [20, 32, 44, 56, 110] {
-        names.push(format!("cifar-resnet{depth}"));
-    }
-    names.push("cifar-resnet20-b".into());
-    for depth in [20, 56] {
-        names.push(format!("cifar-plain{depth}"));
-    }
-    names.push("cifar-preresnet110".into());
-    for depth in [10, 20, 50, 100] {
-        names.push(format!("highway-mlp{depth}"));
-        names.push(format!("plain-mlp{depth}"));
-    }
-    names
+    FAMILIES
+        .iter()
+        .flat_map(|family| family.listed.iter().map(|name| name.to_string()))
+        .collect()
+}
+
+/// Every name and name pattern users can type.
+pub fn all_patterns() -> Vec<&'static str> {
+    FAMILIES
+        .iter()
+        .flat_map(|family| family.patterns.iter().copied())
+        .collect()
+}
+
+/// The family `name` belongs to, if any.
+pub fn family_of(name: &str) -> Option<&'static Family> {
+    FAMILIES
+        .iter()
+        .find(|family| (family.parse)(name).is_some())
 }
 
 /// The configuration of any model in the zoo.
@@ -111,16 +167,11 @@ pub enum ModelConfig {
     HighwayMlp(HighwayMlpConfig),
     /// Convolutional highway network.
     HighwayConv(HighwayConvConfig),
+    /// Wide ResNet for CIFAR.
+    CifarWideResNet(CifarWideResNetConfig),
 }
 
-/// What a model maps an image to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Task {
-    /// `[batch, num_classes]` logits.
-    Classification,
-    /// `[batch, out_channels, height, width]` per-pixel logits.
-    Segmentation,
-}
+pub use skipnet_core::Task;
 
 fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -152,23 +203,23 @@ pub fn suggestions(name: &str) -> Vec<String> {
         .collect()
 }
 
-fn unknown(name: &str) -> ModelError {
+/// The error for a name no family answers to: the closest names and every valid one.
+pub fn unknown(name: &str) -> ModelError {
     let close = suggestions(name);
     let hint = if close.is_empty() {
         String::new()
     } else {
         format!(" (did you mean {}?)", close.join(", "))
     };
-    let mut valid: Vec<String> = FIXED_NAMES.iter().map(|s| s.to_string()).collect();
-    valid.extend(CIFAR_FAMILIES.iter().map(|s| s.to_string()));
     ModelError::UnknownArchitecture {
         name: name.to_string(),
         hint,
-        valid: valid.join(", "),
+        valid: all_patterns().join(", "),
     }
 }
 
-fn parse_depth(name: &str, digits: &str) -> Result<usize, ModelError> {
+/// The depth `digits` of the name `name` (an unknown-name error when it is not a number).
+pub(crate) fn parse_depth(name: &str, digits: &str) -> Result<usize, ModelError> {
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) || digits.len() > 6 {
         return Err(unknown(name));
     }
@@ -179,206 +230,76 @@ impl ModelConfig {
     /// The configuration registered under `name`, with the paper's defaults (1000 ImageNet
     /// classes, 10 CIFAR classes, 3 input channels; U-Net 3 → 1).
     pub fn from_name(name: &str) -> Result<Self, ModelError> {
-        let config = match name {
-            "resnet18" => Self::ResNet(ResNetConfig::resnet18()),
-            "resnet34" => Self::ResNet(ResNetConfig::resnet34()),
-            "resnet50" => Self::ResNet(ResNetConfig::resnet50()),
-            "resnet101" => Self::ResNet(ResNetConfig::resnet101()),
-            "resnet152" => Self::ResNet(ResNetConfig::resnet152()),
-            "resnext50_32x4d" => Self::ResNet(ResNetConfig::resnext50_32x4d()),
-            "wide_resnet50_2" => Self::ResNet(ResNetConfig::wide_resnet50_2()),
-            "plain18" => Self::ResNet(ResNetConfig::plain18()),
-            "plain34" => Self::ResNet(ResNetConfig::plain34()),
-            "densenet121" => Self::DenseNet(DenseNetConfig::densenet121()),
-            "densenet161" => Self::DenseNet(DenseNetConfig::densenet161()),
-            "densenet169" => Self::DenseNet(DenseNetConfig::densenet169()),
-            "densenet201" => Self::DenseNet(DenseNetConfig::densenet201()),
-            "cifar-densenet40" => Self::DenseNet(DenseNetConfig::cifar_densenet40()),
-            "cifar-densenet-bc100" => Self::DenseNet(DenseNetConfig::cifar_densenet_bc100()),
-            "unet" => Self::UNet(UNetConfig::new(3, 1)),
-            "highway-mlp" => Self::HighwayMlp(HighwayMlpConfig::new(784)),
-            "highway-conv" => Self::HighwayConv(HighwayConvConfig::new()),
-            _ if name.starts_with("highway-mlp") || name.starts_with("plain-mlp") => {
-                let (digits, gated, width) = match name.strip_prefix("highway-mlp") {
-                    Some(d) => (d, true, HIGHWAY_MLP_WIDTH),
-                    None => (&name["plain-mlp".len()..], false, PLAIN_MLP_WIDTH),
-                };
-                let depth = parse_depth(name, digits)?;
-                let config = HighwayMlpConfig::new(784)
-                    .with_depth(depth)
-                    .with_width(width)
-                    .with_gated(gated)
-                    .with_gate_bias(highway_gate_bias(depth))
-                    .with_init(Some(WeightInit::He));
-                config.validate()?;
-                Self::HighwayMlp(config)
-            }
-            _ if name.starts_with("cifar-densenet") => {
-                let (digits, bc) = match name.strip_prefix("cifar-densenet-bc") {
-                    Some(d) => (d, true),
-                    None => (&name["cifar-densenet".len()..], false),
-                };
-                Self::DenseNet(DenseNetConfig::cifar(parse_depth(name, digits)?, 12, bc)?)
-            }
-            _ => {
-                let (base, shortcut) = match name.strip_suffix("-b") {
-                    Some(base) => (base, ShortcutOption::B),
-                    None => (name, ShortcutOption::A),
-                };
-                let (depth, shortcut, preact) = if let Some(d) = base.strip_prefix("cifar-resnet") {
-                    (parse_depth(name, d)?, shortcut, false)
-                } else if let Some(d) = base.strip_prefix("cifar-preresnet") {
-                    (parse_depth(name, d)?, shortcut, true)
-                } else if let Some(d) = name.strip_prefix("cifar-plain") {
-                    (parse_depth(name, d)?, ShortcutOption::Plain, false)
-                } else {
-                    return Err(unknown(name));
-                };
-                let config = CifarResNetConfig::new(depth)
-                    .with_shortcut(shortcut)
-                    .with_preact(preact);
-                config.validate()?;
-                Self::CifarResNet(config)
-            }
-        };
-        Ok(config)
+        FAMILIES
+            .iter()
+            .find_map(|family| (family.parse)(name))
+            .unwrap_or_else(|| Err(unknown(name)))
+    }
+
+    /// The family's implementation of [`Architecture`] for this configuration.
+    pub fn architecture(&self) -> &dyn Architecture {
+        match self {
+            Self::ResNet(c) => c,
+            Self::CifarResNet(c) => c,
+            Self::DenseNet(c) => c,
+            Self::UNet(c) => c,
+            Self::HighwayMlp(c) => c,
+            Self::HighwayConv(c) => c,
+            Self::CifarWideResNet(c) => c,
+        }
+    }
+
+    /// The registry name ([`Architecture::name`]).
+    pub fn name(&self) -> String {
+        self.architecture().name()
     }
 
     /// Classification or segmentation.
     pub fn task(&self) -> Task {
-        match self {
-            Self::UNet(_) => Task::Segmentation,
-            _ => Task::Classification,
-        }
+        self.architecture().task()
     }
 
     /// The paper that introduced the architecture.
     pub fn paper(&self) -> &'static str {
-        match self {
-            Self::ResNet(c) if c.groups > 1 => {
-                "Xie et al. 2017, Aggregated Residual Transformations (ResNeXt)"
-            }
-            Self::ResNet(c) if c.width_per_group > 64 => {
-                "Zagoruyko & Komodakis 2016, Wide Residual Networks"
-            }
-            Self::ResNet(c) if !c.shortcut.is_residual() => {
-                "He et al. 2015, Deep Residual Learning (plain baseline)"
-            }
-            Self::ResNet(_) => "He et al. 2015, Deep Residual Learning for Image Recognition",
-            Self::CifarResNet(c) if c.preact => {
-                "He et al. 2016, Identity Mappings in Deep Residual Networks"
-            }
-            Self::CifarResNet(c) if !c.shortcut.is_residual() => {
-                "He et al. 2015, §4.2 (plain baseline)"
-            }
-            Self::CifarResNet(_) => "He et al. 2015, §4.2 (CIFAR-10)",
-            Self::DenseNet(_) => "Huang et al. 2017, Densely Connected Convolutional Networks",
-            Self::UNet(_) => "Ronneberger et al. 2015, U-Net",
-            Self::HighwayMlp(c) if !c.gated => {
-                "Srivastava et al. 2015, Training Very Deep Networks (plain baseline)"
-            }
-            Self::HighwayMlp(_) | Self::HighwayConv(_) => {
-                "Srivastava et al. 2015, Training Very Deep Networks"
-            }
-        }
+        self.architecture().paper()
     }
 
     /// An ImageNet architecture (torchvision's ResNets and DenseNets with the ImageNet stem):
     /// its images are prepared with the ImageNet preset unless a run says otherwise.
     pub fn is_imagenet(&self) -> bool {
-        match self {
-            Self::ResNet(_) => true,
-            Self::DenseNet(c) => c.stem == crate::densenet::DenseStem::ImageNet,
-            _ => false,
-        }
+        self.architecture().is_imagenet()
     }
 
     /// The input this architecture is usually trained on, `[channels, height, width]`.
     pub fn default_input(&self) -> FeatureShape {
-        match self {
-            Self::ResNet(c) => [c.in_channels, 224, 224],
-            Self::DenseNet(c) => match c.stem {
-                crate::densenet::DenseStem::ImageNet => [c.in_channels, 224, 224],
-                crate::densenet::DenseStem::Cifar => [c.in_channels, 32, 32],
-            },
-            Self::CifarResNet(c) => [c.in_channels, 32, 32],
-            Self::UNet(c) => [c.in_channels, 256, 256],
-            Self::HighwayMlp(c) if c.in_features == 784 => [1, 28, 28],
-            Self::HighwayMlp(c) => [c.in_features, 1, 1],
-            Self::HighwayConv(c) => [c.in_channels, 32, 32],
-        }
+        self.architecture().default_input()
     }
 
     /// The number of classes (output channels for U-Net).
     pub fn num_classes(&self) -> usize {
-        match self {
-            Self::ResNet(c) => c.num_classes,
-            Self::CifarResNet(c) => c.num_classes,
-            Self::DenseNet(c) => c.num_classes,
-            Self::UNet(c) => c.out_channels,
-            Self::HighwayMlp(c) => c.num_classes,
-            Self::HighwayConv(c) => c.num_classes,
-        }
+        self.architecture().num_classes()
     }
 
     /// The same architecture with `num_classes` outputs (output channels for U-Net).
     pub fn with_num_classes(self, num_classes: usize) -> Self {
-        match self {
-            Self::ResNet(c) => Self::ResNet(c.with_num_classes(num_classes)),
-            Self::CifarResNet(c) => Self::CifarResNet(c.with_num_classes(num_classes)),
-            Self::DenseNet(c) => Self::DenseNet(c.with_num_classes(num_classes)),
-            Self::UNet(c) => Self::UNet(UNetConfig {
-                out_channels: num_classes,
-                ..c
-            }),
-            Self::HighwayMlp(c) => Self::HighwayMlp(c.with_num_classes(num_classes)),
-            Self::HighwayConv(c) => Self::HighwayConv(c.with_num_classes(num_classes)),
-        }
+        self.architecture().for_classes(num_classes)
     }
 
     /// The same architecture for inputs of `[channels, height, width]` (sets the input
     /// channels, or the flattened input size of a fully connected network).
     pub fn with_input(self, input: FeatureShape) -> Self {
-        let c = input[0];
-        match self {
-            Self::ResNet(cfg) => Self::ResNet(cfg.with_in_channels(c)),
-            Self::CifarResNet(cfg) => Self::CifarResNet(cfg.with_in_channels(c)),
-            Self::DenseNet(cfg) => Self::DenseNet(cfg.with_in_channels(c)),
-            Self::UNet(cfg) => Self::UNet(UNetConfig {
-                in_channels: c,
-                ..cfg
-            }),
-            Self::HighwayMlp(cfg) => Self::HighwayMlp(HighwayMlpConfig {
-                in_features: input.iter().product(),
-                ..cfg
-            }),
-            Self::HighwayConv(cfg) => Self::HighwayConv(cfg.with_in_channels(c)),
-        }
+        self.architecture().for_input(input)
     }
 
     /// Checks the configuration without building anything.
     pub fn validate(&self) -> Result<(), ModelError> {
-        match self {
-            Self::ResNet(c) => c.validate(),
-            Self::CifarResNet(c) => c.validate(),
-            Self::DenseNet(c) => c.validate(),
-            Self::UNet(c) => c.validate(),
-            Self::HighwayMlp(c) => c.validate(),
-            Self::HighwayConv(c) => c.validate(),
-        }
+        self.architecture().check()
     }
 
     /// Builds the model on `device`.
     pub fn init(&self, device: &Device) -> Result<Model, ModelError> {
         self.validate()?;
-        Ok(match self {
-            Self::ResNet(c) => Model::ResNet(c.init(device)),
-            Self::CifarResNet(c) => Model::CifarResNet(c.init(device)),
-            Self::DenseNet(c) => Model::DenseNet(c.init(device)),
-            Self::UNet(c) => Model::UNet(c.init(device)),
-            Self::HighwayMlp(c) => Model::HighwayMlp(c.init(device)),
-            Self::HighwayConv(c) => Model::HighwayConv(c.init(device)),
-        })
+        Ok(self.architecture().build(device))
     }
 }
 
@@ -400,50 +321,44 @@ pub enum Model {
     HighwayMlp(HighwayMlp),
     /// Convolutional highway network.
     HighwayConv(HighwayConv),
+    /// Wide ResNet for CIFAR.
+    CifarWideResNet(CifarWideResNet),
 }
 
 impl Model {
-    /// The model family, for messages: `resnet`, `cifar-resnet`, `densenet`, `unet`,
-    /// `highway-mlp` or `highway-conv`.
-    pub fn family(&self) -> &'static str {
+    /// The family's implementation of [`ZooModel`] for this module.
+    pub fn zoo(&self) -> &dyn ZooModel {
         match self {
-            Model::ResNet(_) => "resnet",
-            Model::CifarResNet(_) => "cifar-resnet",
-            Model::DenseNet(_) => "densenet",
-            Model::UNet(_) => "unet",
-            Model::HighwayMlp(_) => "highway-mlp",
-            Model::HighwayConv(_) => "highway-conv",
+            Model::ResNet(m) => m,
+            Model::CifarResNet(m) => m,
+            Model::DenseNet(m) => m,
+            Model::UNet(m) => m,
+            Model::HighwayMlp(m) => m,
+            Model::HighwayConv(m) => m,
+            Model::CifarWideResNet(m) => m,
         }
+    }
+
+    /// The model family, for messages ([`Family::id`]: `resnet`, `cifar-resnet`, `densenet`,
+    /// `unet`, ...).
+    pub fn family(&self) -> &'static str {
+        self.zoo().family()
     }
 
     /// The path of the classifier (the last linear layer: `fc` or `classifier`, as in
     /// torchvision), which fine-tuning replaces; `None` for U-Net.
     pub fn classifier_path(&self) -> Option<&'static str> {
-        match self {
-            Model::ResNet(_) | Model::CifarResNet(_) | Model::HighwayConv(_) => Some("fc"),
-            Model::DenseNet(_) | Model::HighwayMlp(_) => Some("classifier"),
-            Model::UNet(_) => None,
-        }
+        self.zoo().classifier().map(|(path, _)| path)
     }
 
     /// The classifier (the last linear layer at [`Self::classifier_path`]); `None` for U-Net.
-    pub fn classifier(&self) -> Option<&burn::nn::Linear> {
-        match self {
-            Model::ResNet(m) => Some(&m.fc),
-            Model::CifarResNet(m) => Some(&m.fc),
-            Model::HighwayConv(m) => Some(&m.fc),
-            Model::DenseNet(m) => Some(&m.classifier),
-            Model::HighwayMlp(m) => Some(&m.classifier),
-            Model::UNet(_) => None,
-        }
+    pub fn classifier(&self) -> Option<&Linear> {
+        self.zoo().classifier().map(|(_, linear)| linear)
     }
 
     /// Classification or segmentation.
     pub fn task(&self) -> Task {
-        match self {
-            Model::UNet(_) => Task::Segmentation,
-            _ => Task::Classification,
-        }
+        self.zoo().task()
     }
 
     /// Class logits of a classifier; `None` for U-Net (use [`Model::forward_segmentation`]).
@@ -451,14 +366,7 @@ impl Model {
     /// # Shapes
     /// - `x`: `[batch, channels, height, width]` → `[batch, num_classes]`
     pub fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
-        Some(match self {
-            Model::ResNet(m) => m.forward(x),
-            Model::CifarResNet(m) => m.forward(x),
-            Model::DenseNet(m) => m.forward(x),
-            Model::HighwayMlp(m) => m.forward_image(x),
-            Model::HighwayConv(m) => m.forward(x),
-            Model::UNet(_) => return None,
-        })
+        self.zoo().forward_classification(x)
     }
 
     /// Per-pixel logits of U-Net; `None` for classifiers.
@@ -466,10 +374,7 @@ impl Model {
     /// # Shapes
     /// - `x`: `[batch, channels, height, width]` → `[batch, out_channels, height, width]`
     pub fn forward_segmentation(&self, x: Tensor<4>) -> Option<Tensor<4>> {
-        match self {
-            Model::UNet(m) => Some(m.forward(x)),
-            _ => None,
-        }
+        self.zoo().forward_segmentation(x)
     }
 
     /// Every batch norm that directly follows a convolution folded into that convolution, for
@@ -477,14 +382,7 @@ impl Model {
     /// Highway networks have no batch norm and come back unchanged. Not for training, and not
     /// for saving as a torchvision state dict (folded convolutions gain biases).
     pub fn fold_batch_norm(self) -> Self {
-        match self {
-            Model::ResNet(m) => Model::ResNet(m.fold_batch_norm()),
-            Model::CifarResNet(m) => Model::CifarResNet(m.fold_batch_norm()),
-            Model::DenseNet(m) => Model::DenseNet(m.fold_batch_norm()),
-            Model::UNet(m) => Model::UNet(m.fold_batch_norm()),
-            Model::HighwayMlp(m) => Model::HighwayMlp(m),
-            Model::HighwayConv(m) => Model::HighwayConv(m),
-        }
+        self.zoo().folded()
     }
 
     /// Trainable parameters.
@@ -494,14 +392,7 @@ impl Model {
 
     /// Stage-by-stage summary for one input of shape `input`.
     pub fn summary(&self, arch: &str, input: FeatureShape) -> Result<ModelSummary, ModelError> {
-        let stages: Vec<StageSummary> = match self {
-            Model::ResNet(m) => m.summary(input)?,
-            Model::CifarResNet(m) => m.summary(input)?,
-            Model::DenseNet(m) => m.summary(input)?,
-            Model::UNet(m) => m.summary(input)?,
-            Model::HighwayMlp(m) => m.summary(input)?,
-            Model::HighwayConv(m) => m.summary(input)?,
-        };
+        let stages = self.zoo().stages(input)?;
         Ok(ModelSummary {
             arch: arch.to_string(),
             input: input.to_vec(),
@@ -515,6 +406,8 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::init::WeightInit;
+    use crate::resnet::ShortcutOption;
     use crate::test_util::device;
 
     #[test]
@@ -523,6 +416,68 @@ mod tests {
             let config = ModelConfig::from_name(&name).unwrap_or_else(|e| panic!("{name}: {e}"));
             config.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn every_listed_name_belongs_to_exactly_one_family_and_round_trips() {
+        for name in all_names() {
+            let owners: Vec<&str> = FAMILIES
+                .iter()
+                .filter(|family| (family.parse)(&name).is_some())
+                .map(|family| family.id)
+                .collect();
+            assert_eq!(owners.len(), 1, "{name}: claimed by {owners:?}");
+            let config = ModelConfig::from_name(&name).unwrap();
+            assert_eq!(config.name(), name, "the name of {name}'s configuration");
+        }
+        // Modules report the family that built them.
+        let device = crate::test_util::device();
+        for name in [
+            "cifar-resnet8",
+            "cifar-wrn10-1",
+            "cifar-densenet40",
+            "highway-mlp3",
+            "highway-conv",
+        ] {
+            let model = ModelConfig::from_name(name).unwrap().init(&device).unwrap();
+            assert_eq!(
+                Some(model.family()),
+                family_of(name).map(|f| f.id),
+                "{name}"
+            );
+        }
+        // Names at depths no list shows round-trip too.
+        for name in [
+            "cifar-resnet1202",
+            "cifar-resnet32-b",
+            "cifar-resnet32-c",
+            "cifar-preresnet164",
+            "cifar-preresnet20-b",
+            "cifar-plain110",
+            "cifar-densenet100",
+            "cifar-densenet-bc190",
+            "highway-mlp7",
+            "plain-mlp3",
+            "cifar-wrn22-2",
+        ] {
+            assert_eq!(ModelConfig::from_name(name).unwrap().name(), name);
+        }
+    }
+
+    #[test]
+    fn the_table_lists_every_pattern_once() {
+        let patterns = all_patterns();
+        let mut unique = patterns.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), patterns.len(), "{patterns:?}");
+        let names = all_names();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        assert_eq!(family_of("cifar-wrn28-10").map(|f| f.id), Some("cifar-wrn"));
+        assert!(family_of("vgg16").is_none());
     }
 
     #[test]
@@ -556,10 +511,9 @@ mod tests {
         let err = ModelConfig::from_name("resnet19").unwrap_err().to_string();
         assert!(err.contains("unknown architecture 'resnet19'"), "{err}");
         assert!(err.contains("did you mean resnet18"), "{err}");
-        assert!(
-            err.contains("cifar-resnet<D>") && err.contains("highway-conv"),
-            "{err}"
-        );
+        for pattern in all_patterns() {
+            assert!(err.contains(pattern), "{pattern} missing from: {err}");
+        }
         let err = ModelConfig::from_name("cifar-resnet21")
             .unwrap_err()
             .to_string();

@@ -10,7 +10,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions, PadMode};
@@ -18,8 +18,11 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, ensure_positive};
 use crate::fold::{fold_each, fold_optional};
+#[cfg(feature = "interop")]
+use crate::interop::TorchLayout;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, maybe_norm};
 use crate::params::trainable_params;
+use crate::registry::{Architecture, Family, Model, ModelConfig, Task, ZooModel};
 use crate::summary::{StageSummary, stage};
 
 /// Configuration of a [`UNet`]. `UNetConfig::new(3, 1)` is the seed's network: 64…1024
@@ -334,6 +337,100 @@ impl UNet {
             flops,
         ));
         Ok(stages)
+    }
+}
+
+// --- The registry row (crate::registry) ------------------------------------------------------
+
+/// The U-Net of the registry: `unet`, the seed's network (3 → 1 channels, 64…1024 wide).
+pub const FAMILY: Family = Family {
+    id: "unet",
+    patterns: &["unet"],
+    listed: &["unet"],
+    parse: |name| (name == "unet").then(|| Ok(ModelConfig::UNet(UNetConfig::new(3, 1)))),
+};
+
+impl Architecture for UNetConfig {
+    fn name(&self) -> String {
+        FAMILY.id.to_string()
+    }
+
+    fn paper(&self) -> &'static str {
+        "Ronneberger et al. 2015, U-Net"
+    }
+
+    fn task(&self) -> Task {
+        Task::Segmentation
+    }
+
+    fn default_input(&self) -> FeatureShape {
+        [self.in_channels, 256, 256]
+    }
+
+    fn num_classes(&self) -> usize {
+        self.out_channels
+    }
+
+    fn for_classes(&self, num_classes: usize) -> ModelConfig {
+        ModelConfig::UNet(UNetConfig {
+            out_channels: num_classes,
+            ..self.clone()
+        })
+    }
+
+    fn for_input(&self, input: FeatureShape) -> ModelConfig {
+        ModelConfig::UNet(UNetConfig {
+            in_channels: input[0],
+            ..self.clone()
+        })
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        self.validate()
+    }
+
+    fn build(&self, device: &Device) -> Model {
+        Model::UNet(self.init(device))
+    }
+}
+
+impl ZooModel for UNet {
+    fn family(&self) -> &'static str {
+        FAMILY.id
+    }
+
+    fn classifier(&self) -> Option<(&'static str, &Linear)> {
+        None
+    }
+
+    fn task(&self) -> Task {
+        Task::Segmentation
+    }
+
+    fn forward_classification(&self, _x: Tensor<4>) -> Option<Tensor<2>> {
+        None
+    }
+
+    fn forward_segmentation(&self, x: Tensor<4>) -> Option<Tensor<4>> {
+        Some(self.forward(x))
+    }
+
+    fn folded(&self) -> Model {
+        Model::UNet(self.clone().fold_batch_norm())
+    }
+
+    fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
+        self.summary(input)
+    }
+
+    #[cfg(feature = "interop")]
+    fn torch_layout(&self) -> TorchLayout {
+        TorchLayout::SeedUNet {
+            bilinear: self
+                .ups
+                .first()
+                .is_some_and(|up| matches!(up, Upsample::Bilinear(_))),
+        }
     }
 }
 

@@ -116,7 +116,7 @@ fn check_cases(dir: &Path) -> Vec<(String, f32)> {
 #[test]
 fn small_fixtures_match_pytorch() {
     let measured = check_cases(&fixtures("interop"));
-    assert_eq!(measured.len(), 8, "every committed case ran");
+    assert_eq!(measured.len(), 9, "every committed case ran");
     for (name, diff) in measured {
         println!("{name}: max |Δ| = {diff:e}");
     }
@@ -142,7 +142,12 @@ fn full_size_torchvision_fixtures_match_pytorch_when_present() {
 fn exported_safetensors_load_back_identically() {
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
-    for arch in ["cifar-resnet8-b", "cifar-densenet40", "highway-mlp"] {
+    for arch in [
+        "cifar-resnet8-b",
+        "cifar-densenet40",
+        "highway-mlp",
+        "cifar-wrn10-2",
+    ] {
         let config = ModelConfig::from_name(arch).unwrap();
         let model = config.init(&device).unwrap().valid();
         let path = dir.path().join(format!("{arch}.safetensors"));

@@ -61,6 +61,20 @@ fn cifar_parameter_counts_match_the_papers() {
     }
 }
 
+/// Zagoruyko & Komodakis 2016, Table 4 (CIFAR-10): WRN-40-4 8.9 M, WRN-16-8 11.0 M, WRN-28-10
+/// 36.5 M; the exact counts are those of the authors' architecture as
+/// `scripts/make_parity_fixtures.py --wrn-counts` builds it in PyTorch.
+#[test]
+fn wide_resnet_parameter_counts_match_the_paper() {
+    for (name, expected) in [
+        ("cifar-wrn40-4", 8_949_210),
+        ("cifar-wrn16-8", 10_961_370),
+        ("cifar-wrn28-10", 36_479_194),
+    ] {
+        assert_eq!(params(name), expected, "{name}");
+    }
+}
+
 #[test]
 fn unet_parameter_count_matches_the_seed() {
     assert_eq!(params("unet"), 31_043_521);
@@ -111,6 +125,7 @@ fn summaries_add_up_for_every_family() {
         "highway-mlp",
         "highway-conv",
         "plain18",
+        "cifar-wrn16-8",
     ] {
         let config = ModelConfig::from_name(name).unwrap();
         let input = config.default_input();
@@ -145,6 +160,7 @@ fn output_shapes_through_the_registry() {
         ("cifar-densenet-bc100", [3, 8, 8], 100),
         ("highway-mlp", [1, 6, 6], 3),
         ("highway-conv", [3, 8, 8], 3),
+        ("cifar-wrn10-2", [1, 12, 12], 4),
     ] {
         let config = ModelConfig::from_name(name)
             .unwrap()

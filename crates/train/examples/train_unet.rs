@@ -3,7 +3,7 @@
 //! `cargo run --release -p skipnet-train --example train_unet -- [RUN_DIR] [EPOCHS] [IMAGES] [WIDTH]`
 use skipnet_data::{DatasetKind, DatasetSpec};
 use skipnet_models::{ModelConfig, UNetConfig};
-use skipnet_train::{RunFolder, RunOptions, ScheduleSpec, TrainSpec, evaluate, run};
+use skipnet_train::{RunFolder, RunOptions, TrainSpec, evaluate, run};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -15,11 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = DatasetSpec::new(DatasetKind::SyntheticCells)
         .with_sizes(Some(images), Some(images.div_ceil(4)))
         .with_image_size(Some(64));
-    let mut spec = TrainSpec::he2015("unet", data.clone())?
-        .with_adamw()
-        .with_schedule(ScheduleSpec::Cosine)
-        .with_batch_size(8)
-        .with_epochs(epochs);
+    // The segmentation recipe of `cargo xtask train`: AdamW at 1e-3, cosine, batch 8.
+    let mut spec = TrainSpec::for_dataset("unet", data.clone())?.with_epochs(epochs);
     // The paper's U-Net is width 64; a narrower one trains in minutes on a CPU.
     spec.model = ModelConfig::UNet(UNetConfig::new(1, 1).with_base_width(width));
 

@@ -31,7 +31,7 @@ pub enum BackendError {
     Unknown(String),
     /// More devices than the backend can offer.
     #[error(
-        "backend '{backend}' has a single device; --devices {asked} needs a GPU backend (wgpu or cuda)"
+        "backend '{backend}' has a single device; `devices` {asked} needs a GPU backend (wgpu or cuda)"
     )]
     SingleDevice {
         /// The backend asked for.
@@ -238,7 +238,7 @@ mod tests {
     fn cpu_backends_have_one_device() {
         assert_eq!(Backend::Flex.devices(1).unwrap().len(), 1);
         let err = Backend::Flex.devices(2).unwrap_err().to_string();
-        assert!(err.contains("--devices 2 needs a GPU backend"), "{err}");
+        assert!(err.contains("`devices` 2 needs a GPU backend"), "{err}");
     }
 
     #[cfg(feature = "flex")]

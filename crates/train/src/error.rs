@@ -45,7 +45,7 @@ pub enum TrainError {
     RunFolder(String),
     /// The run folder already holds a run.
     #[error(
-        "{} already holds a run (checkpoint of epoch {epoch}); pass --resume to continue it, or another --name",
+        "{} already holds a run (checkpoint of epoch {epoch}); pass `resume` to continue it, or another `name`",
         dir.display()
     )]
     RunExists {
@@ -67,7 +67,7 @@ pub enum TrainError {
     #[error(
         "training stopped: non-finite loss at epoch {epoch}, step {step}; {}",
         match last_good {
-            Some(e) => format!("the last good checkpoint is epoch {e} (continue with --resume after lowering --lr)"),
+            Some(e) => format!("the last good checkpoint is epoch {e} (continue with `resume` after lowering `lr`)"),
             None => "no epoch completed, so there is no checkpoint".to_string(),
         }
     )]

@@ -96,9 +96,9 @@ impl DeviceSplit {
         let devices = devices.max(1);
         if !batch_size.is_multiple_of(devices) {
             return Err(invalid(
-                "batch size",
+                "`batch_size`",
                 format!(
-                    "--batch-size {batch_size} is the global batch, shared by --devices \
+                    "`batch_size` {batch_size} is the global batch, shared by `devices` \
                      {devices}: it must be a multiple of {devices}"
                 ),
             ));
@@ -210,7 +210,7 @@ where
                 return Err(invalid(
                     "resume",
                     format!(
-                        "the run already has {epoch} epochs; ask for more than that with --epochs"
+                        "the run already has {epoch} epochs; ask for more than that with `epochs`"
                     ),
                 ));
             }

@@ -36,6 +36,10 @@ pub const CONFIG_FORMAT: u32 = 2;
 pub struct RunConfig {
     /// [`CONFIG_FORMAT`].
     pub format: u32,
+    /// The architecture's registry name, for people and tools reading the file
+    /// ([`TrainSpec::arch`] of `spec`, from which it is written; not read back).
+    #[serde(default)]
+    pub arch: String,
     /// The spec, its model resolved.
     #[serde(flatten)]
     pub spec: TrainSpec,

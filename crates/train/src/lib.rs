@@ -35,6 +35,8 @@
 
 pub mod backend;
 pub mod classification;
+#[cfg(feature = "clap")]
+pub mod cli;
 pub mod error;
 pub mod evaluate;
 pub mod fit;
@@ -56,9 +58,9 @@ pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate, evaluate_model, evaluate_segmenter};
 pub use fit::{FitOptions, FitResult, fit_classifier, fit_segmenter};
 pub use folder::{CheckpointChoice, ModelRecipe, RunConfig, RunFolder};
-pub use optim::{OptimizerSpec, ScheduleSpec};
+pub use optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 pub use run::{RunResult, run};
-pub use spec::{RunOptions, TrainSpec, command_line, command_words};
+pub use spec::{RunOptions, SpecOverrides, TrainSpec};
 
 /// The README's Rust snippets, compiled as doc tests.
 #[cfg(doctest)]

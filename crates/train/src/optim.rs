@@ -75,6 +75,127 @@ impl OptimizerSpec {
     }
 }
 
+/// Which optimiser a run uses, by name (`sgd`, `adamw`): what `--optimizer` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// SGD, momentum 0.9 (He et al.).
+    Sgd,
+    /// AdamW.
+    Adamw,
+}
+
+impl OptimizerKind {
+    /// The optimiser with its default settings: [`OptimizerSpec::he_sgd`] or
+    /// [`OptimizerSpec::adamw`].
+    pub fn default_spec(self) -> OptimizerSpec {
+        match self {
+            OptimizerKind::Sgd => OptimizerSpec::he_sgd(),
+            OptimizerKind::Adamw => OptimizerSpec::adamw(),
+        }
+    }
+
+    /// The name (`sgd`, `adamw`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Adamw => "adamw",
+        }
+    }
+}
+
+impl std::fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        [OptimizerKind::Sgd, OptimizerKind::Adamw]
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| format!("unknown optimizer '{name}'; valid: sgd, adamw"))
+    }
+}
+
+impl OptimizerSpec {
+    /// Which optimiser this is.
+    pub fn kind(&self) -> OptimizerKind {
+        match self {
+            OptimizerSpec::Sgd { .. } => OptimizerKind::Sgd,
+            OptimizerSpec::AdamW { .. } => OptimizerKind::Adamw,
+        }
+    }
+
+    /// The learning rate a run uses with this optimiser when none is given: He et al.'s SGD
+    /// rate scaled linearly to `batch_size` ([`crate::spec::scaled_sgd_lr`]), or AdamW's usual
+    /// 1e-3.
+    pub fn default_lr(&self, batch_size: usize) -> f64 {
+        match self {
+            OptimizerSpec::Sgd { .. } => crate::spec::scaled_sgd_lr(batch_size),
+            OptimizerSpec::AdamW { .. } => crate::spec::ADAMW_LR,
+        }
+    }
+}
+
+/// A schedule by name (`step`, `cosine`, `constant`): what `--schedule` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// ÷10 at 50 % and 75 % of the run (He et al.).
+    Step,
+    /// Cosine annealing to zero.
+    Cosine,
+    /// Constant.
+    Constant,
+}
+
+impl ScheduleKind {
+    /// The schedule this name means.
+    pub fn spec(self) -> ScheduleSpec {
+        match self {
+            ScheduleKind::Step => ScheduleSpec::he_step(),
+            ScheduleKind::Cosine => ScheduleSpec::Cosine,
+            ScheduleKind::Constant => ScheduleSpec::Constant,
+        }
+    }
+
+    /// The name (`step`, `cosine`, `constant`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduleKind::Step => "step",
+            ScheduleKind::Cosine => "cosine",
+            ScheduleKind::Constant => "constant",
+        }
+    }
+}
+
+impl std::fmt::Display for ScheduleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ScheduleKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        [
+            ScheduleKind::Step,
+            ScheduleKind::Cosine,
+            ScheduleKind::Constant,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
+        .ok_or_else(|| format!("unknown schedule '{name}'; valid: step, cosine, constant"))
+    }
+}
+
 /// The learning-rate schedule of a run, stepped once per optimiser step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]

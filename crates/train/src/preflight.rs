@@ -27,7 +27,7 @@ pub fn check_run_folder(dir: &Path, needed: u64) -> Result<(), TrainError> {
     let _ = std::fs::remove_file(&probe);
     written.map_err(|e| {
         TrainError::RunFolder(format!(
-            "run folder {} is not writable ({e}); choose another --out",
+            "run folder {} is not writable ({e}); choose another `dir`",
             dir.display()
         ))
     })?;
@@ -42,7 +42,7 @@ pub fn check_free_space(dir: &Path, needed: u64) -> Result<(), TrainError> {
     {
         return Err(TrainError::RunFolder(format!(
             "run folder {}: only {} free on its filesystem, and a run of this model needs about {} \
-             (checkpoints and the final model); free some space or choose another --out",
+             (checkpoints and the final model); free some space or choose another `dir`",
             dir.display(),
             human(free),
             human(needed)

@@ -75,7 +75,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
     let devices = options.backend.devices(options.devices)?;
     let device = devices[0].clone().autodiff();
     // Weight initialisation and random augmentation follow the seed.
-    device.seed(spec.seed);
+    device.seed(spec.seed());
     let folder = RunFolder::new(&options.dir);
     let dir = folder.path().to_path_buf();
     let resume_from = if options.resume {
@@ -106,7 +106,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
         optimizer: spec.optimizer.clone(),
         schedule: spec.schedule.clone(),
         warmup_epochs: spec.warmup_epochs,
-        seed: spec.seed,
+        seed: spec.seed(),
         num_workers: spec.workers.max(1),
         quiet: options.quiet,
         resume_from,
@@ -127,6 +127,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
     };
     let mut config = RunConfig {
         format: CONFIG_FORMAT,
+        arch: spec.arch(),
         spec: spec.clone(),
         input: None,
         normalization: None,
@@ -138,7 +139,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
         command,
         skipnet_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let arch = &spec.arch;
+    let arch = &spec.arch();
     let dataset = spec.dataset.kind;
     let started = Instant::now();
     let (history, model) = match open(&spec.dataset)? {
@@ -189,7 +190,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
                 data.train.clone(),
                 data.valid.clone(),
                 SegmentationBatcher::new(data.channels)
-                    .with_augmentation(data.crop.map(|s| [s, s]), spec.seed)
+                    .with_augmentation(data.crop.map(|s| [s, s]), spec.seed())
                     .with_border_weight(spec.border()),
                 SegmentationBatcher::new(data.channels).with_instances(),
                 &device,
@@ -264,9 +265,9 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
                 ClassificationBatcher::with_preprocessing(
                     data.preprocessing.clone(),
                     true,
-                    spec.seed,
+                    spec.seed(),
                 ),
-                ClassificationBatcher::with_preprocessing(data.preprocessing, false, spec.seed),
+                ClassificationBatcher::with_preprocessing(data.preprocessing, false, spec.seed()),
                 &device,
                 &fit,
             )?;
@@ -379,7 +380,7 @@ fn check_resume(folder: &RunFolder, spec: &TrainSpec, force: bool) -> Result<()>
     }
     if force {
         for change in &changed {
-            eprintln!("warning: --force: resuming with {change}");
+            eprintln!("warning: resuming anyway (forced) with {change}");
         }
         return Ok(());
     }
@@ -387,8 +388,8 @@ fn check_resume(folder: &RunFolder, spec: &TrainSpec, force: bool) -> Result<()>
         "resume",
         format!(
             "{} was trained with other settings ({}); resume with the run's own settings (only \
-             --epochs and --workers may change), add --force to resume anyway, or start a new \
-             run with another --name",
+             `epochs` and `workers` may change), add `force` to resume anyway, or start a new \
+             run with another `name`",
             folder.path().display(),
             changed.join("; ")
         ),

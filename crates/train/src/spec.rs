@@ -9,7 +9,7 @@ use skipnet_models::{ModelConfig, Task};
 
 use crate::backend::Backend;
 use crate::error::{Result, TrainError};
-use crate::optim::{OptimizerSpec, ScheduleSpec};
+use crate::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 
 /// Everything that decides a run's result: the model, the data and the recipe. Saved as the
 /// run folder's `config.json` (with what the run resolved, see [`crate::RunConfig`]) and read
@@ -27,12 +27,11 @@ use crate::optim::{OptimizerSpec, ScheduleSpec};
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSpec {
-    /// The architecture's registry name (`cifar-resnet20`, `resnet50`, `unet`...).
-    pub arch: String,
-    /// The model. A run sets its input shape and classes from the dataset (U-Net: its input
-    /// channels) and records the result.
+    /// The model; its registry name is [`Self::arch`]. A run sets its input shape and classes
+    /// from the dataset (U-Net: its input channels) and records the result.
     pub model: ModelConfig,
-    /// The data.
+    /// The data. Its `seed` is the run's one seed ([`Self::seed`]): generated data, subsets
+    /// and splits, shuffling, augmentation and weight initialisation all follow it.
     pub dataset: DatasetSpec,
     /// Epochs to train (in all, counting those a resumed run already has).
     pub epochs: usize,
@@ -48,8 +47,6 @@ pub struct TrainSpec {
     pub warmup_epochs: usize,
     /// Label smoothing of the cross-entropy (classification).
     pub label_smoothing: f64,
-    /// Seed of weight initialisation, shuffling and augmentation (the dataset has its own).
-    pub seed: u64,
     /// Data-loading threads.
     pub workers: usize,
     /// Weights the model starts from (fine-tuning): a PyTorch or Burn weights file, or a run
@@ -79,7 +76,7 @@ fn default_border_sigma() -> f64 {
 
 /// The default number of epochs: the short built-in run of `cargo xtask train`.
 pub const DEFAULT_EPOCHS: usize = 5;
-/// The default seed.
+/// The default seed (that of [`DatasetSpec::new`]).
 pub const DEFAULT_SEED: u64 = 42;
 /// He et al.'s batch size.
 pub const HE_BATCH_SIZE: usize = 128;
@@ -117,12 +114,11 @@ pub fn scaled_sgd_lr(batch_size: usize) -> f64 {
 impl TrainSpec {
     /// He et al. (2015)'s CIFAR recipe for `arch` on `dataset`: SGD with momentum 0.9 and
     /// weight decay 1e-4, learning rate 0.1 divided by 10 at 50 % and 75 % of the run, batch
-    /// 128; plus one warm-up epoch, [`DEFAULT_EPOCHS`] epochs and seed [`DEFAULT_SEED`] (the
-    /// dataset keeps its own; [`Self::with_seed`] sets both). An unknown `arch` is an error that suggests the nearest names.
+    /// 128; plus one warm-up epoch and [`DEFAULT_EPOCHS`] epochs, under the dataset's seed. An
+    /// unknown `arch` is an error that suggests the nearest names.
     pub fn he2015(arch: &str, dataset: DatasetSpec) -> Result<Self> {
         let model = ModelConfig::from_name(arch)?;
         Ok(Self {
-            arch: arch.to_string(),
             model,
             dataset,
             epochs: DEFAULT_EPOCHS,
@@ -132,13 +128,77 @@ impl TrainSpec {
             schedule: ScheduleSpec::he_step(),
             warmup_epochs: 1,
             label_smoothing: 0.0,
-            seed: DEFAULT_SEED,
             workers: 2,
             init_weights: None,
             freeze_backbone_epochs: 0,
             border_weight: None,
             border_sigma: default_border_sigma(),
         })
+    }
+
+    /// The complete spec `cargo xtask train --arch <arch> --dataset <kind>` runs: He et al.'s
+    /// recipe ([`Self::he2015`]) at the dataset's batch size ([`default_batch_size`]) with the
+    /// learning rate scaled to it; for segmentation data AdamW at 1e-3 with a cosine schedule.
+    /// Every default of a run is decided here (and in [`SpecOverrides::resolve`], which derives
+    /// the rate from a batch size or optimiser given with it).
+    ///
+    /// ```
+    /// use skipnet_data::{DatasetKind, DatasetSpec};
+    /// use skipnet_train::TrainSpec;
+    ///
+    /// let spec = TrainSpec::for_dataset("unet", DatasetSpec::new(DatasetKind::SyntheticCells))?;
+    /// assert_eq!((spec.batch_size, spec.lr, spec.optimizer.kind().name()), (8, 1e-3, "adamw"));
+    /// # Ok::<(), skipnet_train::TrainError>(())
+    /// ```
+    pub fn for_dataset(arch: &str, dataset: DatasetSpec) -> Result<Self> {
+        let segmentation = dataset.kind.task() == Task::Segmentation;
+        let batch_size = default_batch_size(dataset.kind);
+        let optimizer = if segmentation {
+            OptimizerSpec::adamw()
+        } else {
+            OptimizerSpec::he_sgd()
+        };
+        let schedule = if segmentation {
+            ScheduleSpec::Cosine
+        } else {
+            ScheduleSpec::he_step()
+        };
+        Ok(Self {
+            batch_size,
+            lr: optimizer.default_lr(batch_size),
+            optimizer,
+            schedule,
+            ..Self::he2015(arch, dataset)?
+        })
+    }
+
+    /// The spec a run folder recorded (`path`: the folder or its `config.json`), model and
+    /// preprocessing as the run resolved them: running it again repeats the run.
+    pub fn from_config(path: &Path) -> Result<Self> {
+        let dir = if path.is_dir() {
+            path
+        } else {
+            path.parent().unwrap_or(Path::new("."))
+        };
+        if !path.is_dir() && path.file_name().is_some_and(|n| n != "config.json") {
+            return Err(TrainError::file(
+                path,
+                "not a run's config.json (give the file or its run folder)",
+            ));
+        }
+        Ok(crate::folder::RunFolder::new(dir).read_config()?.spec)
+    }
+
+    /// The architecture's registry name (`cifar-resnet20`, `resnet50`, `unet`...), from the
+    /// model ([`ModelConfig::name`]).
+    pub fn arch(&self) -> String {
+        self.model.name()
+    }
+
+    /// The run's seed: generated data, subsets and splits, shuffling, augmentation and weight
+    /// initialisation.
+    pub fn seed(&self) -> u64 {
+        self.dataset.seed
     }
 
     /// The border weighting of a U-Net run (`None`: off, or not a segmentation run).
@@ -218,17 +278,19 @@ impl TrainSpec {
         self
     }
 
-    /// With this seed, for the run and its data.
+    /// With this seed ([`Self::seed`]).
     pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
         self.dataset.seed = seed;
         self
     }
 
     /// Checks what can be checked before any data are read: the model's configuration, the
-    /// model's task against the dataset's, and the recipe's ranges.
+    /// model's task against the dataset's, and the recipe's ranges. Errors name the spec's
+    /// fields in backticks (`` `batch_size` ``; a command line shows its flags instead, see
+    /// `cli::fields_to_flags` with the `clap` feature).
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
+        let arch = self.arch();
         let data_task = self.dataset.kind.task();
         if self.model.task() != data_task {
             let name = |task| match task {
@@ -236,10 +298,9 @@ impl TrainSpec {
                 Task::Segmentation => "segmentation",
             };
             return Err(TrainError::invalid(
-                "model for the dataset",
+                "`model` for the `dataset`",
                 format!(
-                    "--arch {} is a {} model but --dataset {} is a {} dataset",
-                    self.arch,
+                    "{arch} is a {} model but {} is a {} dataset",
                     name(self.model.task()),
                     self.dataset.kind,
                     name(data_task)
@@ -249,24 +310,21 @@ impl TrainSpec {
         if self.epochs == 0 || self.batch_size == 0 {
             return Err(TrainError::invalid(
                 "recipe",
-                "--epochs and --batch-size must be at least 1",
+                "`epochs` and `batch_size` must be at least 1",
             ));
         }
         if self.dataset.preprocess.is_some() && self.model.task() != Task::Classification {
             return Err(TrainError::invalid(
-                "--preprocess",
-                format!(
-                    "applies to classification; {} normalises each image itself",
-                    self.arch
-                ),
+                "`dataset.preprocess`",
+                format!("applies to classification; {arch} normalises each image itself"),
             ));
         }
         if (self.border_weight.is_some() || self.border_sigma != default_border_sigma())
             && self.model.task() != Task::Segmentation
         {
             return Err(TrainError::invalid(
-                "--border-weight / --border-sigma",
-                format!("apply to U-Net, not {}", self.arch),
+                "`border_weight` / `border_sigma`",
+                format!("apply to U-Net, not {arch}"),
             ));
         }
         if self
@@ -275,7 +333,7 @@ impl TrainSpec {
             || !(self.border_sigma > 0.0 && self.border_sigma.is_finite())
         {
             return Err(TrainError::invalid(
-                "--border-weight / --border-sigma",
+                "`border_weight` / `border_sigma`",
                 format!(
                     "{:?} / {} (a weight ≥ 0 and a width > 0 pixels)",
                     self.border_weight, self.border_sigma
@@ -284,13 +342,13 @@ impl TrainSpec {
         }
         if self.freeze_backbone_epochs > 0 && self.model.task() != Task::Classification {
             return Err(TrainError::invalid(
-                "--freeze-backbone-epochs",
-                format!("applies to classifiers, not {}", self.arch),
+                "`freeze_backbone_epochs`",
+                format!("applies to classifiers, not {arch}"),
             ));
         }
         if self.freeze_backbone_epochs > self.epochs {
             return Err(TrainError::invalid(
-                "--freeze-backbone-epochs",
+                "`freeze_backbone_epochs`",
                 format!(
                     "{} is more than the run's {} epochs",
                     self.freeze_backbone_epochs, self.epochs
@@ -302,113 +360,218 @@ impl TrainSpec {
         {
             return Err(TrainError::file(
                 weights,
-                "--init-weights: no such file or run folder",
+                "`init_weights`: no such file or run folder",
             ));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return Err(TrainError::invalid(
-                "label smoothing",
+                "`label_smoothing`",
                 format!("{} must be in [0, 1)", self.label_smoothing),
             ));
         }
         Ok(())
     }
+}
 
-    /// The arguments of `cargo xtask train` that give this spec (without the run folder and
-    /// backend; see [`RunOptions::to_args`]). `Err` when the spec has something no flag can
-    /// say: an optimiser other than SGD with momentum 0.9 or AdamW, a step schedule other
-    /// than He et al.'s, a dataset seed different from the run's.
-    pub fn to_args(&self) -> Result<Vec<String>> {
-        let not_a_flag = |what: &str| {
-            Err(TrainError::invalid(
-                "spec for the command line",
-                format!("{what} has no `cargo xtask train` flag"),
-            ))
-        };
-        let mut args: Vec<String> = Vec::new();
-        let mut push = |flag: &str, value: String| {
-            args.push(format!("--{flag}"));
-            args.push(value);
-        };
-        push("arch", self.arch.clone());
-        push("dataset", self.dataset.kind.name().into());
-        if let Some(root) = &self.dataset.root {
-            push("data-dir", root.display().to_string());
+/// The settings of a run a user gives, each optional: with the `clap` feature, exactly the
+/// flags of `cargo xtask train` (each field's flag is its name with dashes: `batch_size` is
+/// `--batch-size`). [`Self::resolve`] makes a new run's complete spec from them;
+/// [`Self::apply`] changes a recorded spec (`--config`) field by field.
+///
+/// ```
+/// use skipnet_train::{SpecOverrides, TrainSpec};
+///
+/// let given = SpecOverrides { batch_size: Some(64), ..Default::default() };
+/// let spec = given.resolve()?; // cifar-resnet20 on synthetic-shapes, the rate scaled to 64
+/// assert_eq!((spec.arch(), spec.batch_size, spec.lr), ("cifar-resnet20".into(), 64, 0.05));
+/// let again = SpecOverrides { epochs: Some(9), ..Default::default() }.apply(spec.clone())?;
+/// assert_eq!((again.epochs, again.lr), (9, spec.lr));
+/// # Ok::<(), skipnet_train::TrainError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct SpecOverrides {
+    /// Architecture (see `cargo xtask list`); default cifar-resnet20, or unet for segmentation.
+    #[cfg_attr(feature = "clap", arg(long, value_parser = crate::cli::ArchName))]
+    pub arch: Option<String>,
+    /// The dataset (default synthetic-shapes).
+    #[cfg_attr(feature = "clap", arg(long, value_parser = crate::cli::ClosedSet::<DatasetKind>::new()))]
+    pub dataset: Option<DatasetKind>,
+    /// Data root (default `datasets/` or $SKIPNET_DATA); for folder / seg-folder, the folder itself.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub data_dir: Option<PathBuf>,
+    /// Epochs (default 5: the short built-in run).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub epochs: Option<usize>,
+    /// Items per batch (default 32 on synthetic-shapes, the short built-in run; 8 on the
+    /// segmentation datasets; 128, He et al.'s, on every other dataset).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub batch_size: Option<usize>,
+    /// Base learning rate (default for SGD 0.1 × batch size / 128: He et al.'s 0.1 at 128,
+    /// scaled linearly; 0.001 for AdamW).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub lr: Option<f64>,
+    /// The optimiser (default sgd; adamw for segmentation).
+    #[cfg_attr(feature = "clap", arg(long, value_parser = crate::cli::ClosedSet::<OptimizerKind>::new()))]
+    pub optimizer: Option<OptimizerKind>,
+    /// step (÷10 at 50% and 75%), cosine or constant (default step; cosine for segmentation).
+    #[cfg_attr(feature = "clap", arg(long, value_parser = crate::cli::ClosedSet::<ScheduleKind>::new()))]
+    pub schedule: Option<ScheduleKind>,
+    /// Epochs of linear warm-up from lr/10 (default one: steadier starts on small data).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub warmup_epochs: Option<usize>,
+    /// Weight decay (default 1e-4 for SGD, 0.01 for AdamW).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub weight_decay: Option<f64>,
+    /// Nesterov momentum (SGD).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub nesterov: bool,
+    /// Label smoothing of the cross-entropy (default 0).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub label_smoothing: Option<f64>,
+    /// Seed of data generation, subsets, shuffling, augmentation and weight initialisation
+    /// (default 42).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub seed: Option<u64>,
+    /// Training items: the size of synthetic data, a seeded subset of data on disk.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub train_size: Option<usize>,
+    /// Validation items: the size of synthetic data, a seeded subset of data on disk.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub valid_size: Option<usize>,
+    /// Image side: resizes `folder` images, sizes `synthetic-cells`, random crops for `seg-folder`.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub image_size: Option<usize>,
+    /// How classification images are prepared: imagenet (resize + centre crop / random-resized
+    /// crop, ImageNet mean/std), cifar (input size, pad-crop-flip) or none. Default: imagenet
+    /// for an ImageNet architecture on `folder`, else the dataset's (cifar; none on the IDX
+    /// scans).
+    #[cfg_attr(feature = "clap", arg(long, value_parser = crate::cli::ClosedSet::<Preset>::new()))]
+    pub preprocess: Option<Preset>,
+    /// Start from these weights (fine-tuning): a PyTorch .pth/.pt/.bin, a .safetensors or
+    /// .bpk file, or a run folder. A classifier with another number of classes is
+    /// re-initialised (its skipped keys are printed); everything else loads strictly.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub init_weights: Option<PathBuf>,
+    /// Epochs at the start during which only the classifier is updated (default 0).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub freeze_backbone_epochs: Option<usize>,
+    /// U-Net: border weight w0 of the paper's loss weight map, which weights the thin gaps
+    /// between touching objects (0 = off; default 10, the paper's).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub border_weight: Option<f64>,
+    /// U-Net: width σ of the border weighting in pixels (default 5, the paper's).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub border_sigma: Option<f64>,
+    /// U-Net base width (64 = the paper's network).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub width: Option<usize>,
+    /// U-Net levels (4 = the paper's network); the images need at least 2^depth pixels a side.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub unet_depth: Option<usize>,
+    /// Data-loading threads (default 2).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub workers: Option<usize>,
+}
+
+impl SpecOverrides {
+    /// A new run's complete spec: [`TrainSpec::for_dataset`] for the given architecture and
+    /// dataset (default `cifar-resnet20`, or `unet`, on `synthetic-shapes`), where a given batch
+    /// size or optimiser also moves the default learning rate and weight decay, then every other
+    /// given value ([`Self::apply`]).
+    pub fn resolve(&self) -> Result<TrainSpec> {
+        let kind = self.dataset.unwrap_or(DatasetKind::SyntheticShapes);
+        let arch = self
+            .arch
+            .clone()
+            .unwrap_or_else(|| TrainSpec::default_arch(kind).to_string());
+        let mut spec = TrainSpec::for_dataset(&arch, DatasetSpec::new(kind))?;
+        if let Some(optimizer) = self.optimizer {
+            spec.optimizer = optimizer.default_spec();
         }
-        push("epochs", self.epochs.to_string());
-        push("batch-size", self.batch_size.to_string());
-        push("lr", self.lr.to_string());
-        let nesterov = match &self.optimizer {
+        spec.batch_size = self.batch_size.unwrap_or(spec.batch_size);
+        spec.lr = spec.optimizer.default_lr(spec.batch_size);
+        self.apply(spec)
+    }
+
+    /// `spec` with each given value in place of the one it names, and nothing else changed
+    /// (a batch size without a rate keeps the rate). Another architecture or dataset starts
+    /// from its registry defaults (its own sizes, root and preprocessing); another optimiser
+    /// from its default settings.
+    pub fn apply(&self, mut spec: TrainSpec) -> Result<TrainSpec> {
+        if let Some(arch) = &self.arch
+            && *arch != spec.arch()
+        {
+            spec.model = ModelConfig::from_name(arch)?;
+        }
+        if let Some(kind) = self.dataset
+            && kind != spec.dataset.kind
+        {
+            spec.dataset = DatasetSpec::new(kind).with_seed(spec.seed());
+        }
+        let data = &mut spec.dataset;
+        set(&mut data.root, self.data_dir.clone().map(Some));
+        set(&mut data.train_size, self.train_size.map(Some));
+        set(&mut data.valid_size, self.valid_size.map(Some));
+        set(&mut data.image_size, self.image_size.map(Some));
+        set(&mut data.preprocess, self.preprocess.map(Some));
+        set(&mut data.seed, self.seed);
+        set(&mut spec.epochs, self.epochs);
+        set(&mut spec.batch_size, self.batch_size);
+        set(&mut spec.lr, self.lr);
+        set(&mut spec.warmup_epochs, self.warmup_epochs);
+        set(&mut spec.label_smoothing, self.label_smoothing);
+        set(&mut spec.workers, self.workers);
+        set(&mut spec.init_weights, self.init_weights.clone().map(Some));
+        set(
+            &mut spec.freeze_backbone_epochs,
+            self.freeze_backbone_epochs,
+        );
+        set(&mut spec.border_weight, self.border_weight.map(Some));
+        set(&mut spec.border_sigma, self.border_sigma);
+        set(&mut spec.schedule, self.schedule.map(ScheduleKind::spec));
+        if let Some(kind) = self.optimizer
+            && kind != spec.optimizer.kind()
+        {
+            spec.optimizer = kind.default_spec();
+        }
+        match &mut spec.optimizer {
             OptimizerSpec::Sgd {
-                momentum,
                 nesterov,
                 weight_decay,
+                ..
             } => {
-                if *momentum != 0.9 {
-                    return not_a_flag(&format!("SGD momentum {momentum}"));
-                }
-                push("optimizer", "sgd".into());
-                push("weight-decay", weight_decay.to_string());
-                *nesterov
+                *nesterov |= self.nesterov;
+                set(weight_decay, self.weight_decay);
             }
             OptimizerSpec::AdamW { weight_decay } => {
-                push("optimizer", "adamw".into());
-                push("weight-decay", weight_decay.to_string());
-                false
-            }
-        };
-        let schedule = match &self.schedule {
-            ScheduleSpec::Constant => "constant",
-            ScheduleSpec::Cosine => "cosine",
-            step if *step == ScheduleSpec::he_step() => "step",
-            other => return not_a_flag(&format!("the schedule {other:?}")),
-        };
-        push("schedule", schedule.into());
-        push("warmup-epochs", self.warmup_epochs.to_string());
-        push("label-smoothing", self.label_smoothing.to_string());
-        if self.dataset.seed != self.seed {
-            return not_a_flag(&format!(
-                "a dataset seed ({}) other than the run's ({})",
-                self.dataset.seed, self.seed
-            ));
-        }
-        push("seed", self.seed.to_string());
-        for (flag, value) in [
-            ("train-size", self.dataset.train_size),
-            ("valid-size", self.dataset.valid_size),
-            ("image-size", self.dataset.image_size),
-        ] {
-            if let Some(value) = value {
-                push(flag, value.to_string());
+                if self.nesterov {
+                    return Err(TrainError::invalid(
+                        "`nesterov`",
+                        "applies to the sgd `optimizer` only",
+                    ));
+                }
+                set(weight_decay, self.weight_decay);
             }
         }
-        if let ModelConfig::UNet(unet) = &self.model {
-            push("width", unet.base_width.to_string());
-            push("unet-depth", unet.depth.to_string());
+        if self.width.is_some() || self.unet_depth.is_some() {
+            let ModelConfig::UNet(unet) = &mut spec.model else {
+                return Err(TrainError::invalid(
+                    "`width` / `unet_depth`",
+                    format!("apply to unet only, not {}", spec.arch()),
+                ));
+            };
+            set(&mut unet.base_width, self.width);
+            set(&mut unet.depth, self.unet_depth);
         }
-        if let Some(preset) = self.dataset.preprocess {
-            push("preprocess", preset.name().into());
-        }
-        if let Some(weights) = &self.init_weights {
-            push("init-weights", weights.display().to_string());
-        }
-        if let Some(w0) = self.border_weight {
-            push("border-weight", w0.to_string());
-        }
-        if self.border_sigma != default_border_sigma() {
-            push("border-sigma", self.border_sigma.to_string());
-        }
-        if self.freeze_backbone_epochs > 0 {
-            push(
-                "freeze-backbone-epochs",
-                self.freeze_backbone_epochs.to_string(),
-            );
-        }
-        push("workers", self.workers.to_string());
-        if nesterov {
-            args.push("--nesterov".into());
-        }
-        Ok(args)
+        Ok(spec)
+    }
+}
+
+/// `*field = value` where a value is given.
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *field = value;
     }
 }
 
@@ -454,7 +617,7 @@ impl RunOptions {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            format!("{}-{}-{secs}", spec.arch, spec.dataset.kind)
+            format!("{}-{}-{secs}", spec.arch(), spec.dataset.kind)
         });
         Self::new(out.join(name))
     }
@@ -476,55 +639,6 @@ impl RunOptions {
         self.quiet = quiet;
         self
     }
-
-    /// The arguments of `cargo xtask train` for these options: `--out`, `--name`, `--backend`
-    /// and the switches that are set.
-    pub fn to_args(&self) -> Vec<String> {
-        let out = self
-            .dir
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = self
-            .dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut args = vec![
-            "--out".into(),
-            out.display().to_string(),
-            "--name".into(),
-            name,
-            "--backend".into(),
-            self.backend.name().into(),
-        ];
-        if self.devices > 1 {
-            args.extend(["--devices".into(), self.devices.to_string()]);
-        }
-        if self.resume {
-            args.push("--resume".into());
-        }
-        if self.force {
-            args.push("--force".into());
-        }
-        if self.quiet {
-            args.push("--quiet".into());
-        }
-        args
-    }
-}
-
-/// The `cargo xtask train ...` command line that runs `spec` with `options`.
-pub fn command_line(spec: &TrainSpec, options: &RunOptions) -> Result<String> {
-    Ok(command_words(spec, options)?.join(" "))
-}
-
-/// The words of [`command_line`]: `cargo xtask train`, then the options' and the spec's flags.
-pub fn command_words(spec: &TrainSpec, options: &RunOptions) -> Result<Vec<String>> {
-    let mut words = vec!["cargo".to_string(), "xtask".into(), "train".into()];
-    words.extend(options.to_args());
-    words.extend(spec.to_args()?);
-    Ok(words)
 }
 
 #[cfg(test)]
@@ -548,6 +662,7 @@ mod tests {
         assert_eq!(spec.optimizer, OptimizerSpec::he_sgd());
         assert_eq!(spec.schedule, ScheduleSpec::he_step());
         assert_eq!((spec.lr, spec.batch_size), (0.1, 128));
+        assert_eq!(spec.arch(), "cifar-resnet56");
         spec.validate().unwrap();
         let err = TrainSpec::he2015("resnet19", DatasetSpec::new(DatasetKind::Cifar10))
             .unwrap_err()
@@ -568,36 +683,139 @@ mod tests {
             err.contains("synthetic-cells is a segmentation dataset"),
             "{err}"
         );
+        assert!(err.contains("`model`"), "errors name fields: {err}");
     }
 
     #[test]
-    fn specs_without_a_flag_are_refused_by_to_args() {
-        let mut spec = TrainSpec::he2015(
-            "cifar-resnet8",
-            DatasetSpec::new(DatasetKind::SyntheticShapes),
-        )
-        .unwrap();
-        spec.schedule = ScheduleSpec::Step {
-            milestones: vec![0.3],
-            factor: 5.0,
-        };
-        assert!(spec.to_args().is_err());
-        let mut spec = spec.with_schedule(ScheduleSpec::Cosine);
-        assert!(spec.to_args().is_ok());
-        spec.dataset.seed = 7;
-        assert!(spec.to_args().is_err());
-    }
-
-    #[test]
-    fn options_name_the_folder_backend_and_switches() {
-        let options = RunOptions::new("runs/a")
-            .with_backend(Backend::Flex)
-            .with_quiet(true);
+    fn the_defaults_of_a_new_run_are_decided_once() {
+        let default = SpecOverrides::default().resolve().unwrap();
+        assert_eq!(default.arch(), "cifar-resnet20");
+        assert_eq!(default.dataset.kind, DatasetKind::SyntheticShapes);
         assert_eq!(
-            options.to_args().join(" "),
-            "--out runs --name a --backend flex --quiet"
+            (default.epochs, default.batch_size, default.lr),
+            (5, 32, 0.025)
         );
-        let bare = RunOptions::new("a").with_backend(Backend::Flex);
-        assert_eq!(bare.to_args().join(" "), "--out . --name a --backend flex");
+        assert_eq!(
+            (default.seed(), default.optimizer.clone()),
+            (DEFAULT_SEED, OptimizerSpec::he_sgd())
+        );
+        let resolve = |given: SpecOverrides| given.resolve().unwrap();
+        // He et al.'s batch and rate on real data; the rate follows a batch size given alone.
+        let cifar = resolve(SpecOverrides {
+            dataset: Some(DatasetKind::Cifar10),
+            ..Default::default()
+        });
+        assert_eq!((cifar.batch_size, cifar.lr), (128, 0.1));
+        let half = resolve(SpecOverrides {
+            batch_size: Some(64),
+            ..Default::default()
+        });
+        assert_eq!((half.batch_size, half.lr), (64, 0.05));
+        let given = resolve(SpecOverrides {
+            batch_size: Some(64),
+            lr: Some(0.1),
+            ..Default::default()
+        });
+        assert_eq!(given.lr, 0.1);
+        // Segmentation: U-Net, AdamW at 1e-3, cosine, batch 8, the paper's border weight.
+        let cells = resolve(SpecOverrides {
+            dataset: Some(DatasetKind::SyntheticCells),
+            ..Default::default()
+        });
+        assert_eq!(cells.arch(), "unet");
+        assert_eq!(cells.optimizer, OptimizerSpec::AdamW { weight_decay: 0.01 });
+        assert_eq!(
+            (cells.schedule.clone(), cells.batch_size, cells.lr),
+            (ScheduleSpec::Cosine, 8, 1e-3)
+        );
+        assert_eq!(cells.border().map(|b| (b.w0, b.sigma)), Some((10.0, 5.0)));
+        assert_eq!(
+            cells,
+            TrainSpec::for_dataset("unet", DatasetSpec::new(DatasetKind::SyntheticCells)).unwrap()
+        );
+        let sgd_cells = resolve(SpecOverrides {
+            dataset: Some(DatasetKind::SyntheticCells),
+            optimizer: Some(OptimizerKind::Sgd),
+            border_weight: Some(0.0),
+            ..Default::default()
+        });
+        assert_eq!(sgd_cells.lr, 0.1 * 8.0 / 128.0);
+        assert!(sgd_cells.border().is_none());
+        let adamw = resolve(SpecOverrides {
+            optimizer: Some(OptimizerKind::Adamw),
+            ..Default::default()
+        });
+        assert_eq!(adamw.lr, 1e-3);
+        assert_eq!(adamw.optimizer, OptimizerSpec::AdamW { weight_decay: 0.01 });
+    }
+
+    #[test]
+    fn overrides_change_exactly_what_they_name() {
+        let base = SpecOverrides {
+            dataset: Some(DatasetKind::SyntheticCells),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        let changed = SpecOverrides {
+            epochs: Some(9),
+            seed: Some(7),
+            width: Some(8),
+            unet_depth: Some(3),
+            schedule: Some(ScheduleKind::Constant),
+            weight_decay: Some(0.5),
+            border_sigma: Some(3.0),
+            train_size: Some(10),
+            ..Default::default()
+        }
+        .apply(base.clone())
+        .unwrap();
+        let mut expected = base.clone();
+        expected.epochs = 9;
+        expected.dataset.seed = 7;
+        expected.dataset.train_size = Some(10);
+        expected.schedule = ScheduleSpec::Constant;
+        expected.optimizer = OptimizerSpec::AdamW { weight_decay: 0.5 };
+        expected.border_sigma = 3.0;
+        let ModelConfig::UNet(unet) = &mut expected.model else {
+            panic!("unet")
+        };
+        (unet.base_width, unet.depth) = (8, 3);
+        assert_eq!(changed, expected);
+        assert_eq!(SpecOverrides::default().apply(base.clone()).unwrap(), base);
+        // Flags that cannot apply are errors naming the fields.
+        let err = SpecOverrides {
+            nesterov: true,
+            ..Default::default()
+        }
+        .apply(base.clone())
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`nesterov`"), "{err}");
+        let classifier = SpecOverrides::default().resolve().unwrap();
+        let err = SpecOverrides {
+            width: Some(8),
+            ..Default::default()
+        }
+        .apply(classifier.clone())
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`width`") && err.contains("cifar-resnet20"),
+            "{err}"
+        );
+        // Another architecture or dataset starts from its own defaults, the seed kept.
+        let other = SpecOverrides {
+            arch: Some("cifar-wrn16-8".into()),
+            dataset: Some(DatasetKind::Cifar10),
+            ..Default::default()
+        }
+        .apply(classifier.clone().with_seed(3))
+        .unwrap();
+        assert_eq!(other.arch(), "cifar-wrn16-8");
+        assert_eq!(
+            other.dataset,
+            DatasetSpec::new(DatasetKind::Cifar10).with_seed(3)
+        );
     }
 }

@@ -56,7 +56,10 @@ fn train_resnet_example_trains_resumes_and_evaluates() {
     let config = skipnet_train::RunFolder::new(&run_dir)
         .read_config()
         .unwrap();
-    assert_eq!(config.spec.arch, "cifar-resnet20");
+    assert_eq!(
+        (config.arch.as_str(), config.spec.arch()),
+        ("cifar-resnet20", "cifar-resnet20".into())
+    );
     assert_eq!(config.spec.epochs, 2);
     assert_eq!(config.input, Some([3, 32, 32]));
 }

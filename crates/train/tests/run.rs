@@ -83,7 +83,7 @@ fn a_run_writes_a_folder_that_reads_back_and_resumes() {
         .unwrap()
         .to_string();
     assert!(other.contains("lr: 0.1 → 0.01"), "{other}");
-    assert!(other.contains("--force"), "{other}");
+    assert!(other.contains("`force`"), "{other}");
     let resumed = run(&tiny(2), &options(&dir).with_resume(true)).unwrap();
     let epochs: Vec<usize> = resumed.history.iter().map(|r| r.epoch).collect();
     assert_eq!(epochs, [1, 2]);

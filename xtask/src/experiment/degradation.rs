@@ -16,7 +16,8 @@ use skipnet_train::plots::{Band, Panel, band_panels};
 
 use super::report::{Report, Table, listed, median_min_max, num, write_csv};
 use super::{CommonArgs, TrainRun, pick_dataset, setup, train};
-use crate::cli::{ClosedSet, ScheduleArg};
+use crate::cli::ClosedSet;
+use skipnet_train::ScheduleKind;
 
 /// `--budget`: how long the networks train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,8 +62,8 @@ pub struct DegradationArgs {
     #[arg(long)]
     lr: Option<f64>,
     /// Schedule (cpu: cosine; paper: step, ÷10 at 50 % and 75 % of the epochs).
-    #[arg(long, value_parser = ClosedSet::<ScheduleArg>::new())]
-    schedule: Option<ScheduleArg>,
+    #[arg(long, value_parser = ClosedSet::<ScheduleKind>::new())]
+    schedule: Option<ScheduleKind>,
 }
 
 /// One budget, resolved.
@@ -73,7 +74,7 @@ struct Recipe {
     valid_size: Option<usize>,
     batch: usize,
     lr: f64,
-    schedule: ScheduleArg,
+    schedule: ScheduleKind,
     warmup_epochs: usize,
 }
 
@@ -86,7 +87,7 @@ impl Recipe {
                 valid_size: Some(500),
                 batch: 64,
                 lr: 0.1,
-                schedule: ScheduleArg::Cosine,
+                schedule: ScheduleKind::Cosine,
                 warmup_epochs: 1,
             },
             // 164 epochs of ⌈50000 / 128⌉ = 391 steps = 64,124 iterations; the step schedule
@@ -98,7 +99,7 @@ impl Recipe {
                 valid_size: None,
                 batch: 128,
                 lr: 0.1,
-                schedule: ScheduleArg::Step,
+                schedule: ScheduleKind::Step,
                 warmup_epochs: 0,
             },
         };
@@ -120,7 +121,7 @@ impl Recipe {
             valid_size: Some(32),
             batch: 32,
             lr: 0.05,
-            schedule: ScheduleArg::Cosine,
+            schedule: ScheduleKind::Cosine,
             warmup_epochs: 0,
         }
     }

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use skipnet_data::registry::{DatasetKind, DatasetSpec, open as open_dataset};
 use skipnet_train::plots::Series;
-use skipnet_train::{Backend, RunOptions, RunResult, TrainSpec, command_words};
+use skipnet_train::{Backend, RunOptions, RunResult, TrainSpec};
 
 use crate::cli::{BackendArg, ClosedSet, select_backend};
 
@@ -191,12 +191,15 @@ fn train_or_diverge(
 
 /// Trains `spec` quietly into `setup.dir/runs/name` and hands back its result.
 fn train(setup: &Setup, name: &str, spec: &TrainSpec) -> Result<TrainRun> {
-    let mut options = RunOptions::new(setup.dir.join("runs").join(name))
+    let options = RunOptions::new(setup.dir.join("runs").join(name))
         .with_backend(setup.backend)
         .with_quiet(true);
-    options.command = command_words(spec, &options)?;
-    let command = options.command.join(" ");
-    println!("\n== {name}: {command}");
+    // The run's own record replays it: `cargo xtask train --config <run folder>`.
+    let command = format!(
+        "cargo xtask train --config {}",
+        options.dir.join("config.json").display()
+    );
+    println!("\n== {name} ({}): {}", spec.arch(), options.dir.display());
     let result = skipnet_train::run(spec, &options)?;
     Ok(TrainRun { result, command })
 }

@@ -76,15 +76,28 @@ impl Report {
     }
 }
 
-/// Writes a CSV file atomically.
+/// Writes a CSV file atomically, through the `csv` crate: a field holding a comma, a quote or a
+/// line break is quoted, so every row has the header's number of fields.
 pub fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
-    let mut text = header.join(",") + "\n";
-    for row in rows {
-        text += &row.join(",");
-        text += "\n";
-    }
-    write_bytes_atomically(path, text.as_bytes())
+    let bytes = csv_bytes(header, rows).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    write_bytes_atomically(path, &bytes)
         .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}
+
+fn csv_bytes(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(header)?;
+    for row in rows {
+        if row.len() != header.len() {
+            return Err(anyhow!(
+                "a row of {} fields under a header of {}: {row:?}",
+                row.len(),
+                header.len()
+            ));
+        }
+        writer.write_record(row)?;
+    }
+    writer.into_inner().map_err(|e| anyhow!("{e}"))
 }
 
 /// `x` with `digits` decimals, or `–` for NaN.
@@ -146,6 +159,30 @@ mod tests {
         );
         assert!(median_min_max(&[f64::NAN]).0.is_nan());
         assert!(median_min_max(&[]).2.is_nan());
+    }
+
+    #[test]
+    fn csv_fields_with_commas_are_quoted_and_read_back_whole() {
+        let rows = vec![
+            vec![
+                "U-Net, BCE + Dice".to_string(),
+                "say \"hi\"".into(),
+                "1.5".into(),
+            ],
+            vec!["Otsu".to_string(), "a\nb".into(), "2".into()],
+        ];
+        let bytes = csv_bytes(&["method", "note", "dice"], &rows).unwrap();
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        let back: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        assert_eq!(back, rows);
+        let short = csv_bytes(&["a", "b"], &[vec!["1".into()]]).unwrap_err();
+        assert!(
+            short.to_string().contains("1 fields under a header of 2"),
+            "{short}"
+        );
     }
 
     #[test]

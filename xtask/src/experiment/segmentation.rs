@@ -9,9 +9,9 @@ use skipnet_data::registry::{DatasetKind, DatasetSpec};
 use skipnet_data::segmentation::SegmentationFolder;
 use skipnet_data::synthetic::SyntheticCells;
 use skipnet_models::{Model, ModelConfig, UNetConfig};
+use skipnet_train::TrainSpec;
 use skipnet_train::plots::{Series, line_chart};
 use skipnet_train::segmentation::score_masks;
-use skipnet_train::{ScheduleSpec, TrainSpec};
 
 use super::report::{Report, Table, num, write_csv};
 use super::{CommonArgs, setup, train};
@@ -90,16 +90,14 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
     let mut results: Vec<(String, String, skipnet_train::Evaluation)> = Vec::new();
     let mut runs = Vec::new();
     for (v, (name, w0)) in VARIANTS.iter().enumerate() {
-        let mut spec = TrainSpec::he2015(
+        // `cargo xtask train`'s segmentation recipe (AdamW 1e-3, cosine, batch 8).
+        let mut spec = TrainSpec::for_dataset(
             "unet",
             DatasetSpec::new(DatasetKind::SyntheticCells)
                 .with_sizes(Some(train_size), Some((train_size / 4).max(2)))
                 .with_image_size(Some(side)),
         )?
-        .with_adamw()
         .with_epochs(epochs)
-        .with_batch_size(8)
-        .with_schedule(ScheduleSpec::Cosine)
         .with_seed(args.common.seed);
         spec.border_weight = Some(*w0);
         if let ModelConfig::UNet(unet) = &spec.model {

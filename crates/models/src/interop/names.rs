@@ -12,7 +12,6 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 
 use crate::registry::Model;
-use crate::unet::Upsample;
 
 /// The PyTorch key layout a model family is exchanged in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,26 +29,15 @@ pub enum TorchLayout {
     },
     /// The Highway MLP reference (`input`, `layers.i.transform`, `layers.i.gate`, `classifier`).
     HighwayMlp,
-    /// The convolutional Highway reference: same names as skipnet.
-    HighwayConv,
+    /// PyTorch modules named as skipnet names its own: the convolutional Highway reference and
+    /// the CIFAR Wide ResNet of `scripts/make_parity_fixtures.py`.
+    Skipnet,
 }
 
 impl TorchLayout {
     /// The layout `model` is exchanged in.
     pub fn of(model: &Model) -> Self {
-        match model {
-            Model::ResNet(_) => TorchLayout::TorchvisionResNet,
-            Model::CifarResNet(_) => TorchLayout::CifarResNet,
-            Model::DenseNet(_) => TorchLayout::TorchvisionDenseNet,
-            Model::UNet(net) => TorchLayout::SeedUNet {
-                bilinear: net
-                    .ups
-                    .first()
-                    .is_some_and(|up| matches!(up, Upsample::Bilinear(_))),
-            },
-            Model::HighwayMlp(_) => TorchLayout::HighwayMlp,
-            Model::HighwayConv(_) => TorchLayout::HighwayConv,
-        }
+        model.zoo().torch_layout()
     }
 
     /// skipnet's path for the PyTorch key `key` (`None`: a key that holds no parameter, such as
@@ -73,7 +61,7 @@ impl TorchLayout {
             }
             TorchLayout::SeedUNet { .. } => rewrite(&key, &*UNET_TO_SKIPNET),
             TorchLayout::HighwayMlp => rewrite(&key, &*HIGHWAY_GATE_TO_SKIPNET),
-            TorchLayout::HighwayConv => key,
+            TorchLayout::Skipnet => key,
         })
     }
 
@@ -96,7 +84,7 @@ impl TorchLayout {
                 }
             }
             TorchLayout::HighwayMlp => rewrite(&path, &*HIGHWAY_GATE_TO_TORCH),
-            TorchLayout::HighwayConv => path,
+            TorchLayout::Skipnet => path,
         }
     }
 }
@@ -352,7 +340,7 @@ mod tests {
         );
         round_trip(TorchLayout::HighwayMlp, "input.weight", "input.weight");
         round_trip(
-            TorchLayout::HighwayConv,
+            TorchLayout::Skipnet,
             "stages.1.2.gate.weight",
             "stages.1.2.gate.weight",
         );

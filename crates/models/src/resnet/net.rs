@@ -12,8 +12,11 @@ use burn::tensor::{Device, Tensor};
 use super::block::{BasicBlockConfig, BottleneckConfig, ResidualBlock, ShortcutOption};
 use crate::error::{ModelError, ensure_positive};
 use crate::fold::{fold_each, fold_optional};
+#[cfg(feature = "interop")]
+use crate::interop::TorchLayout;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, conv2d, maybe_norm};
 use crate::params::trainable_params;
+use crate::registry::{Architecture, Family, Model, ModelConfig, Named, ZooModel};
 use crate::summary::{StageSummary, stage};
 
 /// Which residual block a [`ResNet`] stacks.
@@ -321,6 +324,134 @@ impl ResNet {
         let (out, flops) = self.fc.cost([shape[0], 1, 1]);
         stages.push(stage("avgpool+fc", out, trainable_params(&self.fc), flops));
         Ok(stages)
+    }
+}
+
+// --- The registry row (crate::registry) ------------------------------------------------------
+
+/// The ImageNet ResNets' names and their configurations.
+const NAMED: [Named<ResNetConfig>; 9] = [
+    ("resnet18", ResNetConfig::resnet18),
+    ("resnet34", ResNetConfig::resnet34),
+    ("resnet50", ResNetConfig::resnet50),
+    ("resnet101", ResNetConfig::resnet101),
+    ("resnet152", ResNetConfig::resnet152),
+    ("resnext50_32x4d", ResNetConfig::resnext50_32x4d),
+    ("wide_resnet50_2", ResNetConfig::wide_resnet50_2),
+    ("plain18", ResNetConfig::plain18),
+    ("plain34", ResNetConfig::plain34),
+];
+
+const NAMES: &[&str] = &[
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "wide_resnet50_2",
+    "plain18",
+    "plain34",
+];
+
+/// The ImageNet ResNet family of the registry.
+pub const FAMILY: Family = Family {
+    id: "resnet",
+    patterns: NAMES,
+    listed: NAMES,
+    parse: |name| {
+        NAMED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, config)| Ok(ModelConfig::ResNet(config())))
+    },
+};
+
+impl Architecture for ResNetConfig {
+    fn name(&self) -> String {
+        // The named configuration with this one's structure (classes, input channels and the
+        // residual initialisation are not part of a name).
+        let same = |named: &ResNetConfig| {
+            named.block == self.block
+                && named.layers == self.layers
+                && named.groups == self.groups
+                && named.width_per_group == self.width_per_group
+                && named.shortcut.is_residual() == self.shortcut.is_residual()
+        };
+        NAMED
+            .iter()
+            .find(|(_, config)| same(&config()))
+            .map_or_else(
+                || format!("resnet{:?}", self.layers),
+                |(n, _)| n.to_string(),
+            )
+    }
+
+    fn paper(&self) -> &'static str {
+        if self.groups > 1 {
+            "Xie et al. 2017, Aggregated Residual Transformations (ResNeXt)"
+        } else if self.width_per_group > 64 {
+            "Zagoruyko & Komodakis 2016, Wide Residual Networks"
+        } else if !self.shortcut.is_residual() {
+            "He et al. 2015, Deep Residual Learning (plain baseline)"
+        } else {
+            "He et al. 2015, Deep Residual Learning for Image Recognition"
+        }
+    }
+
+    fn is_imagenet(&self) -> bool {
+        true
+    }
+
+    fn default_input(&self) -> FeatureShape {
+        [self.in_channels, 224, 224]
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    fn for_classes(&self, num_classes: usize) -> ModelConfig {
+        ModelConfig::ResNet(self.clone().with_num_classes(num_classes))
+    }
+
+    fn for_input(&self, input: FeatureShape) -> ModelConfig {
+        ModelConfig::ResNet(self.clone().with_in_channels(input[0]))
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        self.validate()
+    }
+
+    fn build(&self, device: &Device) -> Model {
+        Model::ResNet(self.init(device))
+    }
+}
+
+impl ZooModel for ResNet {
+    fn family(&self) -> &'static str {
+        FAMILY.id
+    }
+
+    fn classifier(&self) -> Option<(&'static str, &Linear)> {
+        Some(("fc", &self.fc))
+    }
+
+    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
+        Some(self.forward(x))
+    }
+
+    fn folded(&self) -> Model {
+        Model::ResNet(self.clone().fold_batch_norm())
+    }
+
+    fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
+        self.summary(input)
+    }
+
+    #[cfg(feature = "interop")]
+    fn torch_layout(&self) -> TorchLayout {
+        TorchLayout::TorchvisionResNet
     }
 }
 

@@ -1,86 +1,16 @@
-//! Segmentation training pieces: the U-Net learner model, the BCE + Dice loss, the Dice, IoU
-//! and pixel-accuracy metrics, and the instance metrics of validation.
+//! The segmentation metrics burn-train logs: Dice, IoU and pixel accuracy of the masks, and F1
+//! at IoU 0.5 / the DSB2018 score of the objects (validation).
 
 use std::sync::{Arc, OnceLock};
 
-use burn::module::Module;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Tensor, TensorReadError};
 use burn::train::metric::{
-    Adaptor, ItemLazy, LossInput, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric,
-    NumericAttributes, NumericEntry, SerializedEntry,
+    Adaptor, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
+    NumericEntry, SerializedEntry,
 };
-use burn::train::{InferenceStep, TrainOutput, TrainStep};
-use skipnet_data::batch::SegmentationBatch;
-use skipnet_models::UNet;
 
-use crate::classification::{ScaledLoss, scaled_backward};
-use crate::error::TrainError;
+use super::SegmentationOutput;
 use crate::instances::{InstanceMatch, logit_objects, match_instances, summarise};
-
-/// Smoothing term of the soft Dice loss.
-const DICE_EPS: f32 = 1.0;
-
-/// `BCE(logits, masks) + (1 − soft Dice)`: the Dice term keeps sparse foreground from
-/// collapsing to "all background", the BCE term keeps gradients well-behaved.
-///
-/// # Shapes
-/// - `logits`, `masks`: `[batch, 1, height, width]` → `[1]`
-pub fn bce_dice_loss(logits: Tensor<4>, masks: Tensor<4>) -> Tensor<1> {
-    weighted_bce_dice_loss(logits, masks, None)
-}
-
-/// [`bce_dice_loss`] with per-pixel weights on the BCE term (the U-Net paper's weight map):
-/// `Σ w·BCE / Σ w + (1 − soft Dice)`; `None` is the unweighted mean.
-///
-/// # Shapes
-/// - `logits`, `masks`, `weights`: `[batch, 1, height, width]` → `[1]`
-pub fn weighted_bce_dice_loss(
-    logits: Tensor<4>,
-    masks: Tensor<4>,
-    weights: Option<Tensor<4>>,
-) -> Tensor<1> {
-    // Numerically stable BCE with logits: max(x, 0) − x·y + log(1 + e^{−|x|}).
-    let bce = logits.clone().clamp_min(0.0) - logits.clone() * masks.clone()
-        + (logits.clone().abs().neg().exp() + 1.0).log();
-    let bce = match weights {
-        Some(w) => (bce * w.clone()).sum() / w.sum().clamp_min(1e-6),
-        None => bce.mean(),
-    };
-    let probs = sigmoid(logits);
-    let intersection = (probs.clone() * masks.clone()).sum();
-    let total = probs.sum() + masks.sum();
-    let dice = (intersection * 2.0 + DICE_EPS) / (total + DICE_EPS);
-    bce + dice.neg() + 1.0
-}
-
-/// What one segmentation step yields for the metrics.
-#[derive(Debug, Clone)]
-pub struct SegmentationOutput {
-    /// The loss, `[1]`.
-    pub loss: Tensor<1>,
-    /// Per-pixel logits, `[batch, 1, height, width]`.
-    pub logits: Tensor<4>,
-    /// True masks of 0/1, `[batch, 1, height, width]`.
-    pub masks: Tensor<4>,
-    /// True object ids, row-major `[batch, height, width]`, when the batch carries them.
-    pub instances: Option<Arc<Vec<u32>>>,
-    /// The images' object matches, computed once by whichever instance metric comes first.
-    pub instance_matches: Arc<OnceLock<Vec<InstanceMatch>>>,
-}
-
-impl ItemLazy for SegmentationOutput {
-    fn sync(self) -> Result<Self, burn::tensor::ExecutionError> {
-        self.loss.device().flush()?;
-        Ok(self)
-    }
-}
-
-impl Adaptor<LossInput> for SegmentationOutput {
-    fn adapt(&self) -> LossInput {
-        LossInput::new(self.loss.clone())
-    }
-}
 
 /// Predicted (logit > 0) and true masks, for the overlap metrics.
 pub struct MaskPairInput {
@@ -411,72 +341,6 @@ impl Numeric for InstanceMetric {
     }
 }
 
-/// U-Net as a burn-train learner model.
-#[derive(Module, Debug)]
-pub struct SegmentationModel {
-    /// The network.
-    pub unet: UNet,
-    /// Factor of the loss in the backward pass only (1 = none; see [`ScaledLoss`]).
-    pub loss_scale: f64,
-}
-
-impl SegmentationModel {
-    /// The learner model of `unet`.
-    pub fn new(unet: UNet) -> Self {
-        Self {
-            unet,
-            loss_scale: 1.0,
-        }
-    }
-
-    /// Forward pass and loss of one batch.
-    pub fn forward_step(&self, batch: SegmentationBatch) -> SegmentationOutput {
-        let logits = self.unet.forward(batch.images);
-        let loss = weighted_bce_dice_loss(logits.clone(), batch.masks.clone(), batch.weights);
-        SegmentationOutput {
-            loss,
-            logits,
-            masks: batch.masks,
-            instances: batch.instances,
-            instance_matches: Arc::default(),
-        }
-    }
-}
-
-impl TrainStep for SegmentationModel {
-    type Input = SegmentationBatch;
-    type Output = SegmentationOutput;
-
-    fn step(&self, batch: SegmentationBatch) -> TrainOutput<SegmentationOutput> {
-        let output = self.forward_step(batch);
-        TrainOutput::new(self, scaled_backward(&output.loss, self.loss_scale), output)
-    }
-}
-
-impl ScaledLoss for SegmentationModel {
-    fn with_loss_scale(mut self, scale: f64) -> Self {
-        self.loss_scale = scale;
-        self
-    }
-}
-
-impl crate::classification::FreezeBackbone for SegmentationModel {
-    /// U-Net has no classifier: every parameter always trains (the spec refuses a freeze for
-    /// segmentation).
-    fn with_frozen_backbone(self, _frozen_steps: usize, _steps_taken: usize) -> Self {
-        self
-    }
-}
-
-impl InferenceStep for SegmentationModel {
-    type Input = SegmentationBatch;
-    type Output = SegmentationOutput;
-
-    fn step(&self, batch: SegmentationBatch) -> SegmentationOutput {
-        self.forward_step(batch)
-    }
-}
-
 /// Pixel counts `[TP, FP, FN, TN]` of one image (prediction: logit > 0).
 pub type PixelCounts = [f64; 4];
 
@@ -490,158 +354,13 @@ pub fn pixel_class(predicted: bool, truth: bool) -> usize {
     }
 }
 
-/// Runs `unet` on the first `items` items of `data` and returns each one's [`PixelCounts`];
-/// with `overlays = (dir, prefix, n)`, also saves the first `n` as overlay PNGs
-/// `dir/{prefix}_{i:03}.png` (grey image, TP yellow, FP red, FN green).
-pub fn score_masks(
-    unet: &UNet,
-    data: &dyn burn::data::dataset::Dataset<skipnet_data::SegmentationItem>,
-    items: usize,
-    overlays: Option<(&std::path::Path, &str, usize)>,
-) -> Result<Vec<PixelCounts>, TrainError> {
-    let items = items.min(data.len());
-    let mut scores = Vec::with_capacity(items);
-    for i in 0..items {
-        let item = data
-            .get(i)
-            .map_err(|e| TrainError::invalid("segmentation item", format!("{i}: {e}")))?;
-        let (h, w) = (item.image.height, item.image.width);
-        let logits = mask_logits(unet, &item)?;
-        let mut counts = [0.0f64; 4];
-        for (logit, mask) in logits.iter().zip(&item.mask) {
-            counts[pixel_class(*logit > 0.0, *mask != 0)] += 1.0;
-        }
-        scores.push(counts);
-        let Some((dir, prefix, limit)) = overlays else {
-            continue;
-        };
-        if i >= limit {
-            continue;
-        }
-        let mut rgb = vec![0u8; 3 * h * w];
-        for p in 0..h * w {
-            let grey = (item.image.data[p].clamp(0.0, 1.0) * 200.0) as u8;
-            let (pred, truth) = (logits[p] > 0.0, item.mask[p] != 0);
-            let colour = match (pred, truth) {
-                (true, true) => [255, 220, 0],
-                (true, false) => [230, 40, 40],
-                (false, true) => [40, 200, 60],
-                (false, false) => [grey, grey, grey],
-            };
-            let alpha = if pred || truth { 0.55 } else { 0.0 };
-            for c in 0..3 {
-                rgb[c * h * w + p] = (grey as f32 * (1.0 - alpha) + colour[c] as f32 * alpha) as u8;
-            }
-        }
-        let image = skipnet_data::image::ImageU8 {
-            channels: 3,
-            height: h,
-            width: w,
-            data: rgb,
-        };
-        skipnet_data::image::save_png(&image, &dir.join(format!("{prefix}_{i:03}.png")))?;
-    }
-    Ok(scores)
-}
-
-/// The U-Net's per-pixel logits for one item, `height · width` values (foreground where
-/// positive).
-pub fn mask_logits(
-    unet: &UNet,
-    item: &skipnet_data::SegmentationItem,
-) -> Result<Vec<f32>, TrainError> {
-    use burn::tensor::TensorData;
-    let device = unet.out.weight.val().device();
-    let (h, w) = (item.image.height, item.image.width);
-    let channels = unet.in_channels();
-    let pixels = item.image.clone().with_channels(channels).data;
-    let logits = unet.forward(Tensor::from_data(
-        TensorData::new(pixels, [1, channels, h, w]),
-        &device,
-    ));
-    logits
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Training(format!("cannot read the U-Net output: {e:?}")))
-}
-
-/// Saves PNG overlays of predicted vs true masks for up to `count` validation images into
-/// `dir` (`valid_000.png`...); returns how many.
-pub fn write_overlays(
-    unet: &UNet,
-    valid: &dyn burn::data::dataset::Dataset<skipnet_data::SegmentationItem>,
-    count: usize,
-    dir: &std::path::Path,
-) -> Result<usize, TrainError> {
-    let count = valid.len().min(count);
-    score_masks(unet, valid, count, Some((dir, "valid", count)))?;
-    Ok(count)
-}
-
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
-    use burn::tensor::{Device, TensorData, Tolerance};
+    use burn::tensor::{Device, TensorData};
 
     fn t(values: [[f32; 4]; 1], device: &Device) -> Tensor<4> {
         Tensor::<2>::from_floats(values, device).reshape([1, 1, 2, 2])
-    }
-
-    #[test]
-    fn unit_weights_are_the_plain_loss_and_weights_shift_the_emphasis() {
-        let device = Device::flex();
-        let logits = t([[2.0, -1.0, 0.5, -3.0]], &device);
-        let masks = t([[1.0, 1.0, 0.0, 0.0]], &device);
-        let plain = bce_dice_loss(logits.clone(), masks.clone());
-        let ones = weighted_bce_dice_loss(logits.clone(), masks.clone(), Some(masks.ones_like()));
-        plain
-            .to_data()
-            .assert_approx_eq::<f32>(&ones.to_data(), Tolerance::default());
-        // All the weight on the worst pixel (a missed foreground pixel) raises the loss.
-        let on_miss = t([[0.0, 1.0, 0.0, 0.0]], &device);
-        let weighted = weighted_bce_dice_loss(logits, masks, Some(on_miss));
-        let (p, w): (f32, f32) = (plain.into_scalar(), weighted.into_scalar());
-        assert!(w > p, "{w} vs {p}");
-    }
-
-    #[test]
-    fn scores_from_known_counts() {
-        let device = Device::flex();
-        let logits = t([[5.0, -5.0, 5.0, -5.0]], &device);
-        let masks = t([[1.0, 1.0, 0.0, 0.0]], &device);
-        let counts = confusion(logits, masks).unwrap();
-        assert_eq!(counts, [1.0, 1.0, 1.0, 1.0]);
-        assert!((MaskScore::Dice.from_counts(counts) - 50.0).abs() < 1e-9);
-        assert!((MaskScore::IoU.from_counts(counts) - 100.0 / 3.0).abs() < 1e-9);
-        assert!((MaskScore::PixelAccuracy.from_counts(counts) - 50.0).abs() < 1e-9);
-        assert_eq!(MaskScore::Dice.from_counts([0.0, 0.0, 0.0, 4.0]), 100.0);
-    }
-
-    #[test]
-    fn loss_prefers_the_right_mask_and_punishes_all_background() {
-        let device = Device::flex();
-        let masks = t([[1.0, 0.0, 0.0, 0.0]], &device);
-        let right: f32 =
-            bce_dice_loss(t([[8.0, -8.0, -8.0, -8.0]], &device), masks.clone()).into_scalar();
-        let background: f32 =
-            bce_dice_loss(t([[-8.0, -8.0, -8.0, -8.0]], &device), masks.clone()).into_scalar();
-        assert!(right < 0.05, "{right}");
-        // All-background has low BCE on 3 of 4 pixels but a Dice term near 1.
-        assert!(background > 0.9, "{background}");
-        // BCE part matches the textbook formula.
-        let x = t([[0.3, -1.2, 2.0, 0.0]], &device);
-        let y = t([[1.0, 0.0, 1.0, 0.0]], &device);
-        let p = sigmoid(x.clone());
-        let reference = (y.clone() * p.clone().log()
-            + (y.clone().neg() + 1.0) * (p.clone().neg() + 1.0).log())
-        .mean()
-        .neg();
-        let dice = ((p.clone() * y.clone()).sum() * 2.0 + 1.0) / (p.sum() + y.clone().sum() + 1.0);
-        let expected = reference + dice.neg() + 1.0;
-        bce_dice_loss(x, y)
-            .into_data()
-            .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
     }
 
     #[test]
