@@ -478,18 +478,6 @@ unsafe fn gemm_strided<T: GemmFloat>(
     }
 }
 
-/// Number of threads batch items are spread over.
-fn threads() -> usize {
-    #[cfg(feature = "rayon")]
-    {
-        rayon::current_num_threads()
-    }
-    #[cfg(not(feature = "rayon"))]
-    {
-        1
-    }
-}
-
 /// Run `work(item, out_item, col, parallel)` for every batch item, `out` split
 /// into equal per-item chunks; in parallel over items when there are enough of
 /// them. `col` is a scratch column buffer of `col_len` values, allocated once
@@ -503,15 +491,18 @@ where
         return;
     }
     let per_item = out.len() / items;
+    // In parallel over items when there is at least one per thread (without rayon, one thread).
     #[cfg(feature = "rayon")]
-    let threads = threads();
-    if items >= threads && threads > 1 {
-        use rayon::prelude::*;
-        out.par_chunks_mut(per_item).enumerate().for_each_init(
-            || vec![T::zero(); col_len],
-            |col, (b, chunk)| work(b, chunk, col, false),
-        );
-        return;
+    {
+        let threads = rayon::current_num_threads();
+        if items >= threads && threads > 1 {
+            use rayon::prelude::*;
+            out.par_chunks_mut(per_item).enumerate().for_each_init(
+                || vec![T::zero(); col_len],
+                |col, (b, chunk)| work(b, chunk, col, false),
+            );
+            return;
+        }
     }
     let mut col = vec![T::zero(); col_len];
     for (b, chunk) in out.chunks_mut(per_item).enumerate() {
