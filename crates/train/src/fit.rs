@@ -22,45 +22,52 @@ use skipnet_data::{ClassificationItem, SegmentationItem};
 use crate::classification::ClassificationModel;
 use crate::error::TrainError;
 use crate::history::{EpochRecord, HistoryLogger};
-use crate::optim::{OptimizerSpec, ScheduleSpec};
 use crate::progress::PlainProgress;
 use crate::segmentation::{
     InstanceMetric, InstanceScore, MaskMetric, MaskScore, SegmentationModel,
 };
+use crate::spec::{RunOptions, TrainSpec};
 
-/// How to train.
+/// One fit as [`crate::run`] resolves it: the recipe of `spec` (epochs, batch, rate, optimiser,
+/// schedule, warm-up, seed, workers, frozen epochs), the folder and output of `options`, and what
+/// only the run knows — the epoch it resumes after and the devices it trains on. Nothing is
+/// copied: the spec and the options are the settings.
 #[derive(Debug, Clone)]
-pub struct FitOptions {
-    /// The run folder (checkpoints, logs, `metrics.csv`).
-    pub dir: PathBuf,
-    /// Epochs to train.
-    pub epochs: usize,
-    /// Items per optimiser step: the global batch, shared equally by the devices.
-    pub batch_size: usize,
-    /// Base learning rate.
-    pub lr: f64,
-    /// The optimiser.
-    pub optimizer: OptimizerSpec,
-    /// The learning-rate schedule.
-    pub schedule: ScheduleSpec,
-    /// Epochs of linear warm-up.
-    pub warmup_epochs: usize,
-    /// Seed of the shuffling and of the training augmentation's random streams.
-    pub seed: u64,
-    /// Data-loading threads (any number gives the same batches).
-    pub num_workers: usize,
-    /// No progress output at all (tests).
-    pub quiet: bool,
+pub struct Fit<'a> {
+    /// The recipe (its model and dataset are the caller's business).
+    pub spec: &'a TrainSpec,
+    /// The run folder (checkpoints, logs, `metrics.csv`), the backend (DDP on CUDA) and
+    /// `quiet` (no progress output at all).
+    pub options: &'a RunOptions,
     /// Continue after this epoch from the run folder's checkpoints (model, optimiser and
     /// scheduler state) and its `metrics.csv`.
     pub resume_from: Option<usize>,
-    /// Epochs at the start during which only the classifier is updated (classifiers).
-    pub freeze_backbone_epochs: usize,
     /// Devices for data-parallel training; empty or one device trains on the model's device.
     pub devices: Vec<Device>,
+}
+
+impl<'a> Fit<'a> {
+    /// A fresh fit of `spec` into `options.dir` on the model's device.
+    pub fn new(spec: &'a TrainSpec, options: &'a RunOptions) -> Self {
+        Self {
+            spec,
+            options,
+            resume_from: None,
+            devices: Vec::new(),
+        }
+    }
+
     /// With several devices: distributed data parallel (a model copy per device, gradients
-    /// all-reduced) instead of burn-train's multi-device strategy (optimiser on the first).
-    pub ddp: bool,
+    /// all-reduced) on CUDA, which has the collective operations; burn-train's multi-device
+    /// strategy (optimiser on the first device) elsewhere.
+    fn ddp(&self) -> bool {
+        self.options.backend == crate::Backend::Cuda
+    }
+
+    /// Data-loading threads (any number gives the same batches).
+    fn workers(&self) -> usize {
+        self.spec.workers.max(1)
+    }
 }
 
 /// A finished run: the trained model (validation mode) and the per-epoch metrics.
@@ -118,13 +125,13 @@ impl DeviceSplit {
     }
 }
 
-impl FitOptions {
+impl Fit<'_> {
     fn check(&self, train_len: usize, valid_len: usize) -> Result<DeviceSplit, TrainError> {
-        if self.epochs == 0 {
-            return Err(invalid("epochs", "0 (at least 1)"));
+        if self.spec.epochs == 0 {
+            return Err(invalid("`epochs`", "0 (at least 1)"));
         }
-        if self.batch_size == 0 {
-            return Err(invalid("batch size", "0 (at least 1)"));
+        if self.spec.batch_size == 0 {
+            return Err(invalid("`batch_size`", "0 (at least 1)"));
         }
         if train_len == 0 || valid_len == 0 {
             return Err(invalid(
@@ -134,7 +141,7 @@ impl FitOptions {
                 ),
             ));
         }
-        DeviceSplit::new(train_len, self.batch_size, self.devices.len())
+        DeviceSplit::new(train_len, self.spec.batch_size, self.devices.len())
     }
 }
 
@@ -147,7 +154,7 @@ fn launch<M, I, BT, BV>(
     train_batcher: BT,
     valid_batcher: BV,
     device: &Device,
-    options: &FitOptions,
+    fit: &Fit,
     register: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
 ) -> Result<FitResult<M>, TrainError>
 where
@@ -159,11 +166,11 @@ where
     <M as burn::train::InferenceStep>::Input: Clone + std::fmt::Debug,
     <M as burn::train::TrainStep>::Output: burn::train::metric::Adaptor<crate::guard::LossValue>,
 {
-    let split = options.check(train.len(), valid.len())?;
+    let split = fit.check(train.len(), valid.len())?;
     let steps_per_epoch = split.steps_per_epoch;
     // burn-train's multi-device strategy sums the devices' gradients: scale each device's
     // loss so that they are averaged, as DDP's all-reduce (mean) does.
-    let model = if split.devices > 1 && !options.ddp {
+    let model = if split.devices > 1 && !fit.ddp() {
         model.with_loss_scale(1.0 / split.devices as f64)
     } else {
         model
@@ -171,14 +178,14 @@ where
     // Steps are counted per device: each device's copy takes one per global step.
     let per_epoch = steps_per_epoch * split.devices.max(1);
     let model = model.with_frozen_backbone(
-        options.freeze_backbone_epochs * per_epoch,
-        options.resume_from.unwrap_or(0) * per_epoch,
+        fit.spec.freeze_backbone_epochs * per_epoch,
+        fit.resume_from.unwrap_or(0) * per_epoch,
     );
-    let optimizer = options.optimizer.init();
-    let scheduler = options.schedule.init(
-        options.lr,
-        steps_per_epoch * options.epochs,
-        steps_per_epoch * options.warmup_epochs,
+    let optimizer = fit.spec.optimizer.init();
+    let scheduler = fit.spec.schedule.init(
+        fit.spec.lr,
+        steps_per_epoch * fit.spec.epochs,
+        steps_per_epoch * fit.spec.warmup_epochs,
     )?;
     // Deterministic loading: the same batches, order and augmentation for any worker count;
     // a resumed run continues the epoch sequence where it stopped.
@@ -187,26 +194,26 @@ where
             train,
             Arc::new(train_batcher),
             split.per_device_batch,
-            options.num_workers,
+            fit.workers(),
             true,
-            options.seed,
+            fit.spec.seed(),
             device.clone(),
         )
-        .starting_at_epoch(options.resume_from.unwrap_or(0)),
+        .starting_at_epoch(fit.resume_from.unwrap_or(0)),
     );
     let loader_valid: Arc<dyn DataLoader<<M as burn::train::InferenceStep>::Input>> =
         Arc::new(OrderedDataLoader::new(
             valid,
             Arc::new(valid_batcher),
-            options.batch_size,
-            options.num_workers,
+            fit.spec.batch_size,
+            fit.workers(),
             false,
-            options.seed,
+            fit.spec.seed(),
             device.clone(),
         ));
-    let earlier = match options.resume_from {
+    let earlier = match fit.resume_from {
         Some(epoch) => {
-            if epoch >= options.epochs {
+            if epoch >= fit.spec.epochs {
                 return Err(invalid(
                     "resume",
                     format!(
@@ -214,7 +221,7 @@ where
                     ),
                 ));
             }
-            let mut records = crate::folder::RunFolder::new(&options.dir).history()?;
+            let mut records = crate::folder::RunFolder::new(&fit.options.dir).history()?;
             records.retain(|r| r.epoch <= epoch);
             records
         }
@@ -223,14 +230,14 @@ where
     let history = Arc::new(Mutex::new(earlier));
     let logger = HistoryLogger::new(
         history.clone(),
-        options.dir.join("metrics.csv"),
-        options.epochs,
-        options.quiet,
+        fit.options.dir.join("metrics.csv"),
+        fit.spec.epochs,
+        fit.options.quiet,
     );
-    let mut training = SupervisedTraining::new(&options.dir, loader_train, loader_valid)
-        .num_epochs(options.epochs)
+    let mut training = SupervisedTraining::new(&fit.options.dir, loader_train, loader_valid)
+        .num_epochs(fit.spec.epochs)
         .with_metric_logger(burn::train::logger::FileMetricLogger::new(
-            options.dir.clone(),
+            fit.options.dir.clone(),
         ))
         .with_metric_logger(logger)
         .with_default_checkpointers()
@@ -239,18 +246,18 @@ where
     let non_finite = Arc::new(Mutex::new(None));
     let guard = crate::guard::NonFiniteGuard::new(
         training.interrupter(),
-        options.resume_from.unwrap_or(0) + 1,
+        fit.resume_from.unwrap_or(0) + 1,
         non_finite.clone(),
     );
     training = training.metric_train(guard);
-    if let Some(epoch) = options.resume_from {
+    if let Some(epoch) = fit.resume_from {
         training = training.checkpoint(epoch);
     }
-    if options.devices.len() > 1 {
+    if fit.devices.len() > 1 {
         use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
         use burn::train::{ExecutionStrategy, MultiDeviceOptim, TrainingStrategy};
-        let devices = options.devices.clone();
-        let strategy = if options.ddp {
+        let devices = fit.devices.clone();
+        let strategy = if fit.ddp() {
             ExecutionStrategy::ddp(
                 devices,
                 DistributedConfig {
@@ -262,28 +269,28 @@ where
         };
         training = training.with_training_strategy(TrainingStrategy::Default(strategy));
     }
-    if options.quiet || !std::io::stdout().is_terminal() {
-        training = training.renderer(Box::new(PlainProgress::new(options.quiet)));
+    if fit.options.quiet || !std::io::stdout().is_terminal() {
+        training = training.renderer(Box::new(PlainProgress::new(fit.options.quiet)));
     }
     let result = training.launch(Learner::new(model, optimizer, scheduler));
     if let Some(position) = *non_finite.lock().expect("guard lock") {
         return Err(TrainError::NonFinite {
             epoch: position.epoch,
             step: position.step,
-            last_good: latest_checkpoint(&options.dir),
+            last_good: latest_checkpoint(&fit.options.dir),
         });
     }
     if let Some(error) = &result.error {
         return Err(TrainError::Training(error.to_string()));
     }
     let history = history.lock().expect("history lock").clone();
-    if let Err(e) = crate::plots::plot_history(&history, &options.dir) {
+    if let Err(e) = crate::plots::plot_history(&history, &fit.options.dir) {
         eprintln!("warning: cannot plot the metrics: {e}");
     }
-    if history.last().is_none_or(|r| r.epoch < options.epochs) {
+    if history.last().is_none_or(|r| r.epoch < fit.spec.epochs) {
         return Err(TrainError::Training(format!(
             "stopped before epoch {} completed",
-            options.epochs
+            fit.spec.epochs
         )));
     }
     Ok(FitResult {
@@ -317,7 +324,7 @@ pub fn fit_classifier<BT, BV>(
     train_batcher: BT,
     valid_batcher: BV,
     device: &Device,
-    options: &FitOptions,
+    fit: &Fit,
 ) -> Result<FitResult<ClassificationModel>, TrainError>
 where
     BT: SeededBatcher<ClassificationItem, ClassificationBatch> + 'static,
@@ -330,7 +337,7 @@ where
         train_batcher,
         valid_batcher,
         device,
-        options,
+        fit,
         |t| {
             let mut t = t
                 .with_checkpointing_strategy(keep_last_and_best(&AccuracyMetric::new()))
@@ -356,7 +363,7 @@ pub fn fit_segmenter<BT, BV>(
     train_batcher: BT,
     valid_batcher: BV,
     device: &Device,
-    options: &FitOptions,
+    fit: &Fit,
 ) -> Result<FitResult<SegmentationModel>, TrainError>
 where
     BT: SeededBatcher<SegmentationItem, SegmentationBatch> + 'static,
@@ -369,7 +376,7 @@ where
         train_batcher,
         valid_batcher,
         device,
-        options,
+        fit,
         |t| {
             let mut t = t
                 .with_checkpointing_strategy(keep_last_and_best(&MaskMetric::new(MaskScore::Dice)))

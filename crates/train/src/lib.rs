@@ -56,7 +56,7 @@ pub mod timing;
 pub use backend::{Backend, BackendError};
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate, evaluate_model, evaluate_segmenter};
-pub use fit::{FitOptions, FitResult, fit_classifier, fit_segmenter};
+pub use fit::{Fit, FitResult, fit_classifier, fit_segmenter};
 pub use folder::{CheckpointChoice, ModelRecipe, RunConfig, RunFolder};
 pub use optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 pub use run::{RunResult, run};

@@ -9,7 +9,7 @@ use skipnet_models::{Model, ModelConfig, UNetConfig};
 
 use crate::classification::ClassificationModel;
 use crate::error::{Result, TrainError};
-use crate::fit::{FitOptions, fit_classifier, fit_segmenter};
+use crate::fit::{Fit, fit_classifier, fit_segmenter};
 use crate::folder::{CONFIG_FORMAT, RunConfig, RunFolder};
 use crate::history::EpochRecord;
 use crate::segmentation::{SegmentationModel, write_overlays};
@@ -98,27 +98,14 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
     let check_space = |params: usize| {
         crate::preflight::check_free_space(&dir, crate::preflight::bytes_needed(params))
     };
-    let fit = FitOptions {
-        dir: dir.clone(),
-        epochs: spec.epochs,
-        batch_size: spec.batch_size,
-        lr: spec.lr,
-        optimizer: spec.optimizer.clone(),
-        schedule: spec.schedule.clone(),
-        warmup_epochs: spec.warmup_epochs,
-        seed: spec.seed(),
-        num_workers: spec.workers.max(1),
-        quiet: options.quiet,
+    let fit = Fit {
         resume_from,
-        freeze_backbone_epochs: spec.freeze_backbone_epochs,
-        // CUDA has the collective operations DDP needs; other GPU backends use burn-train's
-        // multi-device strategy.
-        ddp: options.backend == crate::Backend::Cuda,
         devices: if devices.len() > 1 {
             devices
         } else {
             Vec::new()
         },
+        ..Fit::new(spec, options)
     };
     let command = if options.command.is_empty() {
         std::env::args().collect()

@@ -13,9 +13,9 @@ use skipnet_data::synthetic::SyntheticCells;
 use skipnet_models::UNetConfig;
 use skipnet_train::optim::OptimizerSpec;
 use skipnet_train::segmentation::SegmentationModel;
-use skipnet_train::{Backend, FitOptions, fit_segmenter};
+use skipnet_train::{Backend, Fit, fit_segmenter};
 
-use common::{fit_halves, options};
+use common::{fit_halves, quiet, recipe};
 
 #[test]
 fn classifier_loss_goes_down() {
@@ -26,7 +26,10 @@ fn classifier_loss_goes_down() {
         48,
         16,
         0.25,
-        &options(dir.path(), 4, 0.05, OptimizerSpec::he_sgd()),
+        &Fit::new(
+            &recipe(4, 0.05, OptimizerSpec::he_sgd()),
+            &quiet(dir.path()),
+        ),
     )
     .unwrap();
     let h = &result.history;
@@ -63,10 +66,10 @@ fn unet_loss_goes_down() {
         SegmentationBatcher::new(1),
         SegmentationBatcher::new(1).with_instances(),
         &device,
-        &FitOptions {
-            batch_size: 4,
-            ..options(dir.path(), 5, 0.01, OptimizerSpec::adamw())
-        },
+        &Fit::new(
+            &recipe(5, 0.01, OptimizerSpec::adamw()).with_batch_size(4),
+            &quiet(dir.path()),
+        ),
     )
     .unwrap();
     let h = &result.history;
@@ -95,7 +98,10 @@ fn non_finite_loss_stops_with_epoch_and_step() {
         16,
         8,
         0.0,
-        &options(dir.path(), 2, 0.05, OptimizerSpec::he_sgd()),
+        &Fit::new(
+            &recipe(2, 0.05, OptimizerSpec::he_sgd()),
+            &quiet(dir.path()),
+        ),
     )
     .err()
     .expect("training must stop");

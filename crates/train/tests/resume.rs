@@ -5,9 +5,9 @@
 mod common;
 
 use skipnet_train::optim::OptimizerSpec;
-use skipnet_train::{Backend, FitOptions};
+use skipnet_train::{Backend, Fit};
 
-use common::{fit_halves, options};
+use common::{fit_halves, quiet, recipe};
 
 /// Resuming restores the optimiser: with one full batch per epoch (so data order cannot
 /// matter), 1 epoch + resume to 3 ends where 3 uninterrupted epochs end. SGD momentum makes the
@@ -19,12 +19,13 @@ fn resume_restores_the_optimiser_state() {
         // would share its batch-norm running statistics between runs).
         let device = Backend::Flex.device().unwrap().autodiff();
         device.seed(7);
-        let options = FitOptions {
-            batch_size: 16,
+        let spec = recipe(epochs, 0.05, OptimizerSpec::he_sgd()).with_batch_size(16);
+        let options = quiet(dir);
+        let fit = Fit {
             resume_from,
-            ..options(dir, epochs, 0.05, OptimizerSpec::he_sgd())
+            ..Fit::new(&spec, &options)
         };
-        fit_halves(&device, 16, 8, 0.25, &options).unwrap().history
+        fit_halves(&device, 16, 8, 0.25, &fit).unwrap().history
     };
     let straight = tempfile::tempdir().unwrap();
     let a = run(straight.path(), 3, None);

@@ -10,10 +10,11 @@ use skipnet_data::ClassificationItem;
 use skipnet_data::batch::ClassificationBatcher;
 use skipnet_data::image::ImageU8;
 use skipnet_data::transform::Normalization;
+use skipnet_data::{DatasetKind, DatasetSpec};
 use skipnet_models::ModelConfig;
 use skipnet_train::classification::ClassificationModel;
 use skipnet_train::optim::{OptimizerSpec, ScheduleSpec};
-use skipnet_train::{FitOptions, FitResult, TrainError, fit_classifier};
+use skipnet_train::{Backend, Fit, FitResult, RunOptions, TrainError, TrainSpec, fit_classifier};
 
 /// Class 0: a bright left half; class 1: a bright right half; both noisy.
 pub fn halves(n: usize, seed: u64) -> Vec<ClassificationItem> {
@@ -42,28 +43,30 @@ pub fn halves(n: usize, seed: u64) -> Vec<ClassificationItem> {
         .collect()
 }
 
-pub fn options(
-    dir: &std::path::Path,
-    epochs: usize,
-    lr: f64,
-    optimizer: OptimizerSpec,
-) -> FitOptions {
-    FitOptions {
-        dir: dir.to_path_buf(),
-        epochs,
-        batch_size: 8,
-        lr,
-        optimizer,
-        schedule: ScheduleSpec::Constant,
-        warmup_epochs: 0,
-        seed: 1,
-        num_workers: 1,
-        quiet: true,
-        resume_from: None,
-        freeze_backbone_epochs: 0,
-        devices: Vec::new(),
-        ddp: false,
-    }
+/// The recipe of the small fits: `epochs` at rate `lr` with `optimizer`, batch 8, constant
+/// schedule, no warm-up, seed 1, one loading thread (the spec's model and data are unused by a fit).
+pub fn recipe(epochs: usize, lr: f64, optimizer: OptimizerSpec) -> TrainSpec {
+    let mut spec = TrainSpec::he2015(
+        "cifar-resnet8",
+        DatasetSpec::new(DatasetKind::SyntheticShapes),
+    )
+    .unwrap()
+    .with_epochs(epochs)
+    .with_batch_size(8)
+    .with_lr(lr)
+    .with_schedule(ScheduleSpec::Constant)
+    .with_seed(1);
+    spec.optimizer = optimizer;
+    spec.warmup_epochs = 0;
+    spec.workers = 1;
+    spec
+}
+
+/// A quiet fit into `dir` on flex.
+pub fn quiet(dir: &std::path::Path) -> RunOptions {
+    RunOptions::new(dir)
+        .with_backend(Backend::Flex)
+        .with_quiet(true)
 }
 
 /// Trains a fresh two-class CIFAR ResNet-8 (initialised on `device`) on `train_len` / `valid_len`
@@ -73,7 +76,7 @@ pub fn fit_halves(
     train_len: usize,
     valid_len: usize,
     std: f32,
-    options: &FitOptions,
+    fit: &Fit,
 ) -> Result<FitResult<ClassificationModel>, TrainError> {
     let config = ModelConfig::from_name("cifar-resnet8")
         .unwrap()
@@ -95,6 +98,6 @@ pub fn fit_halves(
         ClassificationBatcher::new(norm.clone(), 3),
         ClassificationBatcher::new(norm, 3),
         device,
-        options,
+        fit,
     )
 }
