@@ -51,6 +51,7 @@ pub mod progress;
 pub mod run;
 pub mod segmentation;
 pub mod spec;
+mod task;
 pub mod timing;
 
 pub use backend::{Backend, BackendError};

@@ -2,21 +2,17 @@
 
 use std::time::Instant;
 
-use burn::module::Module;
-use skipnet_data::batch::{ClassificationBatcher, SegmentationBatcher};
 use skipnet_data::registry::{Splits, open};
-use skipnet_models::{Model, ModelConfig, UNetConfig};
+use skipnet_models::Model;
 
-use crate::classification::ClassificationModel;
 use crate::error::{Result, TrainError};
-use crate::fit::{Fit, fit_classifier, fit_segmenter};
+use crate::fit::Fit;
 use crate::folder::{CONFIG_FORMAT, RunConfig, RunFolder};
 use crate::history::EpochRecord;
-use crate::segmentation::{SegmentationModel, write_overlays};
 use crate::spec::{RunOptions, TrainSpec};
+use crate::task::{RunTask, resolve_model};
 
-/// Validation images drawn as overlays after a U-Net run.
-pub const OVERLAY_IMAGES: usize = 8;
+pub use crate::task::OVERLAY_IMAGES;
 
 /// A finished run.
 pub struct RunResult {
@@ -126,141 +122,34 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
         command,
         skipnet_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let arch = &spec.arch();
-    let dataset = spec.dataset.kind;
     let started = Instant::now();
-    let (history, model) = match open(&spec.dataset)? {
-        Splits::Segmentation(data) => {
-            let ModelConfig::UNet(unet) = &spec.model else {
-                unreachable!("validate() matched the model's task to the dataset's")
-            };
-            let unet = UNetConfig {
-                in_channels: data.channels,
-                out_channels: 1,
-                ..unet.clone()
-            };
-            config.spec.model = ModelConfig::UNet(unet.clone());
-            config.spec.model.validate()?;
-            let net = match (&spec.init_weights, resume_from) {
-                (Some(weights), None) => match init_from(Model::UNet(unet.init(&device)), weights)?
-                {
-                    Model::UNet(net) => net,
-                    _ => unreachable!("a U-Net loads into a U-Net"),
-                },
-                _ => unet.init(&device),
-            };
-            // The smallest image the network will see: the crop, or the first training image.
-            let side = match data.crop {
-                Some(crop) => [crop, crop],
-                None => data
-                    .train
-                    .get(0)
-                    .map(|item| [item.image.height, item.image.width])
-                    .unwrap_or([0, 0]),
-            };
-            net.check_input([data.channels, side[0], side[1]])?;
-            check_space(skipnet_models::trainable_params(&net))?;
-            [config.train_items, config.valid_items] = [data.train.len(), data.valid.len()];
-            if resume_from.is_some() {
-                check_resume(&folder, &config.spec, options.force)?;
-            }
-            folder.write_config(&config)?;
-            println!(
-                "training {arch} ({} parameters) on {dataset} ({} train / {} valid) with {}",
-                skipnet_models::trainable_params(&net),
-                data.train.len(),
-                data.valid.len(),
-                options.backend
-            );
-            let result = fit_segmenter(
-                SegmentationModel::new(net),
-                data.train.clone(),
-                data.valid.clone(),
-                SegmentationBatcher::new(data.channels)
-                    .with_augmentation(data.crop.map(|s| [s, s]), spec.seed())
-                    .with_border_weight(spec.border()),
-                SegmentationBatcher::new(data.channels).with_instances(),
-                &device,
-                &fit,
-            )?;
-            let unet = result.model.unet.valid();
-            let overlays = write_overlays(
-                &unet,
-                data.valid.as_ref(),
-                OVERLAY_IMAGES,
-                &folder.overlays_dir(),
-            )?;
-            println!(
-                "overlays: {overlays} images in {}",
-                folder.overlays_dir().display()
-            );
-            // The objects too, and the Otsu baseline on the same images.
-            let eval = crate::evaluate::evaluate_segmenter(&unet, data.valid.as_ref())?;
-            let path = folder.path().join("validation.json");
-            let text = serde_json::to_string_pretty(&eval.to_json())
-                .map_err(|e| TrainError::file(&path, format!("cannot serialise: {e}")))?;
-            crate::history::write_atomically(&path, text.as_bytes())
-                .map_err(|e| TrainError::file(&path, format!("cannot write: {e}")))?;
-            println!(
-                "validation objects ({} images): F1@0.5 {:.2} %, DSB2018 {:.2} %  |  Otsu \
-                 baseline: Dice {:.2} %, F1@0.5 {:.2} %, DSB2018 {:.2} %  ({})",
-                eval.items,
-                eval.get("f1_iou50"),
-                eval.get("dsb2018"),
-                eval.get("otsu_dice"),
-                eval.get("otsu_f1_iou50"),
-                eval.get("otsu_dsb2018"),
-                path.display()
-            );
-            (result.history, Model::UNet(unet))
-        }
-        Splits::Classification(data) => {
-            config.spec.model = spec
-                .model
-                .clone()
-                .with_input(data.input)
-                .with_num_classes(data.num_classes);
-            config.input = Some(data.input);
-            config.normalization = Some(data.normalization.clone());
-            config.classes = Some(data.class_names.clone());
-            [config.train_items, config.valid_items] = [data.train.len(), data.valid.len()];
-            if resume_from.is_some() {
-                check_resume(&folder, &config.spec, options.force)?;
-            }
-            folder.write_config(&config)?;
-            let mut model = config.spec.model.init(&device)?;
-            if let (Some(weights), None) = (&spec.init_weights, resume_from) {
-                model = init_from(model, weights)?;
-            }
-            // Input too small for the network (or of the wrong shape): an error now, not
-            // mid-epoch.
-            model.summary(arch, data.input)?;
-            check_space(model.trainable_params())?;
-            println!(
-                "training {arch} ({} parameters) on {dataset} ({} train / {} valid, {} classes) with {}",
-                model.trainable_params(),
-                data.train.len(),
-                data.valid.len(),
-                data.num_classes,
-                options.backend
-            );
-            let result = fit_classifier(
-                ClassificationModel::new(model, spec.label_smoothing)?,
-                data.num_classes,
-                data.train,
-                data.valid,
-                ClassificationBatcher::with_preprocessing(
-                    data.preprocessing.clone(),
-                    true,
-                    spec.seed(),
-                ),
-                ClassificationBatcher::with_preprocessing(data.preprocessing, false, spec.seed()),
-                &device,
-                &fit,
-            )?;
-            (result.history, result.model.model.valid())
-        }
+    let data = open(&spec.dataset)?;
+    let task: &dyn RunTask = match &data {
+        Splits::Classification(splits) => splits,
+        Splits::Segmentation(splits) => splits,
     };
+    config.spec.model = resolve_model(task, &spec.model);
+    task.record(&mut config);
+    let mut model = config.spec.model.init(&device)?;
+    if let (Some(weights), None) = (&spec.init_weights, resume_from) {
+        model = init_from(model, weights)?;
+    }
+    let arch = spec.arch();
+    task.check_input(&model, &arch)?;
+    check_space(model.trainable_params())?;
+    if resume_from.is_some() {
+        check_resume(&folder, &config.spec, options.force)?;
+    }
+    folder.write_config(&config)?;
+    println!(
+        "training {arch} ({} parameters) on {} ({}) with {}",
+        model.trainable_params(),
+        spec.dataset.kind,
+        task.describe(),
+        options.backend
+    );
+    let (history, model) = task.fit(model, &device, &fit)?;
+    task.after_fit(&model, &folder)?;
     let [bpk, safetensors] = folder.save_model(&model)?;
     println!("model: {} and {}", bpk.display(), safetensors.display());
     let seconds = started.elapsed().as_secs_f64();
