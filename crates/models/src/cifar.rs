@@ -374,10 +374,6 @@ impl ZooModel for CifarResNet {
         Some(self.forward(x))
     }
 
-    fn folded(&self) -> Model {
-        Model::CifarResNet(self.clone().fold_batch_norm())
-    }
-
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
         self.summary(input)
     }

@@ -598,10 +598,6 @@ impl ZooModel for DenseNet {
         Some(self.forward(x))
     }
 
-    fn folded(&self) -> Model {
-        Model::DenseNet(self.clone().fold_batch_norm())
-    }
-
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
         self.summary(input)
     }

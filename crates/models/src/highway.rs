@@ -576,10 +576,6 @@ impl ZooModel for HighwayMlp {
         Some(self.forward_image(x))
     }
 
-    fn folded(&self) -> Model {
-        Model::HighwayMlp(self.clone())
-    }
-
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
         self.summary(input)
     }
@@ -635,10 +631,6 @@ impl ZooModel for HighwayConv {
 
     fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
         Some(self.forward(x))
-    }
-
-    fn folded(&self) -> Model {
-        Model::HighwayConv(self.clone())
     }
 
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {

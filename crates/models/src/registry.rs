@@ -16,8 +16,8 @@
 //!
 //! Adding a family: a file with its configuration, module, `FAMILY` constant and the two trait
 //! implementations; one row in [`FAMILIES`]; one variant in [`ModelConfig`] and in [`Model`]
-//! (the record format needs a concrete type) and their line in [`ModelConfig::architecture`] and
-//! [`Model::zoo`].
+//! (the record format needs a concrete type) and their line in [`ModelConfig::architecture`],
+//! [`Model::zoo`] and, with batch norms to fold, [`Model::fold_batch_norm`].
 
 use burn::config::Config;
 use burn::module::Module;
@@ -119,9 +119,6 @@ pub trait ZooModel {
     fn forward_segmentation(&self, _x: Tensor<4>) -> Option<Tensor<4>> {
         None
     }
-    /// A copy with every batch norm that directly follows a convolution folded into it
-    /// ([`crate::fold`]).
-    fn folded(&self) -> Model;
     /// Stage-by-stage output shape, parameters and FLOPs for one input of shape `input`.
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError>;
     /// The PyTorch key layout the family is exchanged in.
@@ -382,7 +379,15 @@ impl Model {
     /// Highway networks have no batch norm and come back unchanged. Not for training, and not
     /// for saving as a torchvision state dict (folded convolutions gain biases).
     pub fn fold_batch_norm(self) -> Self {
-        self.zoo().folded()
+        // By value, family by family: folding consumes the module instead of a copy of it.
+        match self {
+            Model::ResNet(m) => Model::ResNet(m.fold_batch_norm()),
+            Model::CifarResNet(m) => Model::CifarResNet(m.fold_batch_norm()),
+            Model::DenseNet(m) => Model::DenseNet(m.fold_batch_norm()),
+            Model::UNet(m) => Model::UNet(m.fold_batch_norm()),
+            Model::CifarWideResNet(m) => Model::CifarWideResNet(m.fold_batch_norm()),
+            Model::HighwayMlp(_) | Model::HighwayConv(_) => self,
+        }
     }
 
     /// Trainable parameters.

@@ -415,10 +415,6 @@ impl ZooModel for UNet {
         Some(self.forward(x))
     }
 
-    fn folded(&self) -> Model {
-        Model::UNet(self.clone().fold_batch_norm())
-    }
-
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
         self.summary(input)
     }

@@ -351,10 +351,6 @@ impl ZooModel for CifarWideResNet {
         Some(self.forward(x))
     }
 
-    fn folded(&self) -> Model {
-        Model::CifarWideResNet(self.clone().fold_batch_norm())
-    }
-
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
         self.summary(input)
     }

@@ -10,7 +10,7 @@ use crate::fit::Fit;
 use crate::folder::{CONFIG_FORMAT, RunConfig, RunFolder};
 use crate::history::EpochRecord;
 use crate::spec::{RunOptions, TrainSpec};
-use crate::task::{RunTask, resolve_model};
+use crate::task::RunTask;
 
 pub use crate::task::OVERLAY_IMAGES;
 
@@ -128,7 +128,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
         Splits::Classification(splits) => splits,
         Splits::Segmentation(splits) => splits,
     };
-    config.spec.model = resolve_model(task, &spec.model);
+    config.spec.model = task.resolve(&spec.model);
     task.record(&mut config);
     let mut model = config.spec.model.init(&device)?;
     if let (Some(weights), None) = (&spec.init_weights, resume_from) {

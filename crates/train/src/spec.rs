@@ -293,17 +293,13 @@ impl TrainSpec {
         let arch = self.arch();
         let data_task = self.dataset.kind.task();
         if self.model.task() != data_task {
-            let name = |task| match task {
-                Task::Classification => "classification",
-                Task::Segmentation => "segmentation",
-            };
             return Err(TrainError::invalid(
                 "`model` for the `dataset`",
                 format!(
                     "{arch} is a {} model but {} is a {} dataset",
-                    name(self.model.task()),
+                    self.model.task(),
                     self.dataset.kind,
-                    name(data_task)
+                    data_task
                 ),
             ));
         }

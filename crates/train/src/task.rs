@@ -25,6 +25,13 @@ pub(crate) trait RunTask {
     /// number of outputs, as the data fixes them.
     fn model_shape(&self) -> (FeatureShape, usize);
 
+    /// The model as the data needs it: `model`'s architecture with the data's input channels
+    /// (or flattened input size) and outputs.
+    fn resolve(&self, model: &skipnet_models::ModelConfig) -> skipnet_models::ModelConfig {
+        let (input, outputs) = self.model_shape();
+        model.clone().with_input(input).with_num_classes(outputs)
+    }
+
     /// What the data adds to `config.json` besides the model: items, and for a classifier its
     /// input, normalisation and class names.
     fn record(&self, config: &mut RunConfig);
@@ -174,14 +181,4 @@ impl RunTask for SegmentationSplits {
         );
         Ok(())
     }
-}
-
-/// The model as the data needs it: the spec's architecture with the data's input channels (or
-/// flattened input size) and outputs.
-pub(crate) fn resolve_model(
-    task: &dyn RunTask,
-    model: &skipnet_models::ModelConfig,
-) -> skipnet_models::ModelConfig {
-    let (input, outputs) = task.model_shape();
-    model.clone().with_input(input).with_num_classes(outputs)
 }

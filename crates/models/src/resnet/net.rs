@@ -342,23 +342,22 @@ const NAMED: [Named<ResNetConfig>; 9] = [
     ("plain34", ResNetConfig::plain34),
 ];
 
-const NAMES: &[&str] = &[
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "resnext50_32x4d",
-    "wide_resnet50_2",
-    "plain18",
-    "plain34",
-];
+/// The names of [`NAMED`], in its order.
+const NAMES: [&str; NAMED.len()] = {
+    let mut names = [""; NAMED.len()];
+    let mut i = 0;
+    while i < NAMED.len() {
+        names[i] = NAMED[i].0;
+        i += 1;
+    }
+    names
+};
 
 /// The ImageNet ResNet family of the registry.
 pub const FAMILY: Family = Family {
     id: "resnet",
-    patterns: NAMES,
-    listed: NAMES,
+    patterns: &NAMES,
+    listed: &NAMES,
     parse: |name| {
         NAMED
             .iter()
@@ -439,10 +438,6 @@ impl ZooModel for ResNet {
 
     fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
         Some(self.forward(x))
-    }
-
-    fn folded(&self) -> Model {
-        Model::ResNet(self.clone().fold_batch_norm())
     }
 
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
