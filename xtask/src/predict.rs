@@ -48,13 +48,7 @@ pub struct PredictArgs {
 }
 
 fn run_raw(model: &Model, input: Tensor<4>) -> Result<(Vec<usize>, Vec<f32>)> {
-    let data = match model.task() {
-        Task::Classification => model
-            .forward_classification(input)
-            .expect("classifier")
-            .into_data(),
-        Task::Segmentation => model.forward_segmentation(input).expect("unet").into_data(),
-    };
+    let data = model.forward(input).into_data();
     let shape = data.shape().to_vec();
     let values = data
         .convert::<f32>()

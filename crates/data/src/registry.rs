@@ -77,6 +77,18 @@ pub enum Augmentation {
     RandomResizedCropFlip,
 }
 
+impl fmt::Display for Augmentation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Augmentation::PadCropFlip(p) => write!(f, "pad-{p} random crop + horizontal flip"),
+            Augmentation::RandomResizedCropFlip => {
+                f.write_str("random-resized crop + horizontal flip")
+            }
+            Augmentation::None => f.write_str("no augmentation"),
+        }
+    }
+}
+
 impl Augmentation {
     /// The training augmentation of `preset`.
     pub fn of(preset: Preset) -> Self {

@@ -16,7 +16,9 @@ use crate::fold::{fold_each, fold_optional};
 use crate::interop::TorchLayout;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, conv3x3};
 use crate::params::trainable_params;
-use crate::registry::{Architecture, Family, Model, ModelConfig, ZooModel, parse_depth};
+use crate::registry::{
+    Architecture, Family, Model, ModelConfig, ModelOutput, ZooModel, parse_depth,
+};
 use crate::resnet::{BasicBlock, BasicBlockConfig, ShortcutOption};
 use crate::summary::{StageSummary, stage};
 
@@ -370,8 +372,8 @@ impl ZooModel for CifarResNet {
         Some(("fc", &self.fc))
     }
 
-    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
-        Some(self.forward(x))
+    fn forward_output(&self, x: Tensor<4>) -> ModelOutput {
+        ModelOutput::Logits(self.forward(x))
     }
 
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {

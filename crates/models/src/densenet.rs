@@ -17,7 +17,9 @@ use crate::fold::{fold_each, fold_optional};
 use crate::interop::TorchLayout;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, conv1x1, conv2d, conv3x3, maybe_norm};
 use crate::params::trainable_params;
-use crate::registry::{Architecture, Family, Model, ModelConfig, Named, ZooModel, parse_depth};
+use crate::registry::{
+    Architecture, Family, Model, ModelConfig, ModelOutput, Named, ZooModel, parse_depth,
+};
 use crate::summary::{StageSummary, stage};
 
 /// The stem of a DenseNet.
@@ -594,8 +596,8 @@ impl ZooModel for DenseNet {
         Some(("classifier", &self.classifier))
     }
 
-    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
-        Some(self.forward(x))
+    fn forward_output(&self, x: Tensor<4>) -> ModelOutput {
+        ModelOutput::Logits(self.forward(x))
     }
 
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {

@@ -21,7 +21,9 @@ use crate::init::WeightInit;
 use crate::interop::TorchLayout;
 use crate::layers::{FeatureShape, LayerCost, conv2d};
 use crate::params::trainable_params;
-use crate::registry::{Architecture, Family, Model, ModelConfig, ZooModel, parse_depth};
+use crate::registry::{
+    Architecture, Family, Model, ModelConfig, ModelOutput, ZooModel, parse_depth,
+};
 use crate::summary::{StageSummary, stage};
 
 /// Deepest highway network the configs accept.
@@ -572,8 +574,8 @@ impl ZooModel for HighwayMlp {
         Some(("classifier", &self.classifier))
     }
 
-    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
-        Some(self.forward_image(x))
+    fn forward_output(&self, x: Tensor<4>) -> ModelOutput {
+        ModelOutput::Logits(self.forward_image(x))
     }
 
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {
@@ -629,8 +631,8 @@ impl ZooModel for HighwayConv {
         Some(("fc", &self.fc))
     }
 
-    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
-        Some(self.forward(x))
+    fn forward_output(&self, x: Tensor<4>) -> ModelOutput {
+        ModelOutput::Logits(self.forward(x))
     }
 
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {

@@ -35,7 +35,7 @@ pub use highway::{
 };
 pub use init::{WeightInit, torch_default_convolutions};
 pub use params::trainable_params;
-pub use registry::{Architecture, Family, Model, ModelConfig, ZooModel};
+pub use registry::{Architecture, Family, Model, ModelConfig, ModelOutput, ZooModel};
 pub use resnet::*;
 pub use skipnet_core::Task;
 /// Atomic file writes (from `skipnet-core`, where the data crate uses them too).

@@ -111,19 +111,57 @@ pub trait ZooModel {
     fn task(&self) -> Task {
         Task::Classification
     }
+    /// The network's output for `x` (`[batch, channels, height, width]`): a classifier's class
+    /// logits or a segmenter's per-pixel logits.
+    fn forward_output(&self, x: Tensor<4>) -> ModelOutput;
     /// Class logits, `[batch, channels, height, width]` → `[batch, num_classes]`; `None` for
     /// segmentation networks.
-    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>>;
+    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
+        match self.forward_output(x) {
+            ModelOutput::Logits(logits) => Some(logits),
+            ModelOutput::MaskLogits(_) => None,
+        }
+    }
     /// Per-pixel logits, `[batch, channels, height, width]` → `[batch, out, height, width]`;
     /// `None` for classifiers.
-    fn forward_segmentation(&self, _x: Tensor<4>) -> Option<Tensor<4>> {
-        None
+    fn forward_segmentation(&self, x: Tensor<4>) -> Option<Tensor<4>> {
+        match self.forward_output(x) {
+            ModelOutput::MaskLogits(logits) => Some(logits),
+            ModelOutput::Logits(_) => None,
+        }
     }
     /// Stage-by-stage output shape, parameters and FLOPs for one input of shape `input`.
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError>;
     /// The PyTorch key layout the family is exchanged in.
     #[cfg(feature = "interop")]
     fn torch_layout(&self) -> TorchLayout;
+}
+
+/// A network's output, by task ([`Model::forward`]).
+#[derive(Debug, Clone)]
+pub enum ModelOutput {
+    /// Class logits, `[batch, num_classes]`.
+    Logits(Tensor<2>),
+    /// Per-pixel logits, `[batch, out_channels, height, width]`.
+    MaskLogits(Tensor<4>),
+}
+
+impl ModelOutput {
+    /// The output's values and shape, on the host.
+    pub fn into_data(self) -> burn::tensor::TensorData {
+        match self {
+            ModelOutput::Logits(t) => t.into_data(),
+            ModelOutput::MaskLogits(t) => t.into_data(),
+        }
+    }
+
+    /// The sum of all values (reading it waits for the forward pass on lazy backends).
+    pub fn sum(self) -> Tensor<1> {
+        match self {
+            ModelOutput::Logits(t) => t.sum(),
+            ModelOutput::MaskLogits(t) => t.sum(),
+        }
+    }
 }
 
 /// Every name `list` shows, family by family.
@@ -356,6 +394,12 @@ impl Model {
     /// Classification or segmentation.
     pub fn task(&self) -> Task {
         self.zoo().task()
+    }
+
+    /// What the network computes for `x`, typed by task: class logits `[batch, num_classes]`
+    /// of a classifier, mask logits `[batch, out_channels, height, width]` of U-Net.
+    pub fn forward(&self, x: Tensor<4>) -> ModelOutput {
+        self.zoo().forward_output(x)
     }
 
     /// Class logits of a classifier; `None` for U-Net (use [`Model::forward_segmentation`]).

@@ -22,7 +22,7 @@ use crate::fold::{fold_each, fold_optional};
 use crate::interop::TorchLayout;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, maybe_norm};
 use crate::params::trainable_params;
-use crate::registry::{Architecture, Family, Model, ModelConfig, Task, ZooModel};
+use crate::registry::{Architecture, Family, Model, ModelConfig, ModelOutput, Task, ZooModel};
 use crate::summary::{StageSummary, stage};
 
 /// Configuration of a [`UNet`]. `UNetConfig::new(3, 1)` is the seed's network: 64…1024
@@ -407,12 +407,8 @@ impl ZooModel for UNet {
         Task::Segmentation
     }
 
-    fn forward_classification(&self, _x: Tensor<4>) -> Option<Tensor<2>> {
-        None
-    }
-
-    fn forward_segmentation(&self, x: Tensor<4>) -> Option<Tensor<4>> {
-        Some(self.forward(x))
+    fn forward_output(&self, x: Tensor<4>) -> ModelOutput {
+        ModelOutput::MaskLogits(self.forward(x))
     }
 
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {

@@ -27,7 +27,9 @@ use crate::layers::{
     FeatureShape, LayerCost, batch_norm, chain_cost, conv1x1, conv3x3, maybe_norm,
 };
 use crate::params::trainable_params;
-use crate::registry::{Architecture, Family, Model, ModelConfig, ZooModel, parse_depth};
+use crate::registry::{
+    Architecture, Family, Model, ModelConfig, ModelOutput, ZooModel, parse_depth,
+};
 use crate::summary::{StageSummary, stage};
 
 /// Configuration of a [`CifarWideResNet`].
@@ -347,8 +349,8 @@ impl ZooModel for CifarWideResNet {
         Some(("fc", &self.fc))
     }
 
-    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
-        Some(self.forward(x))
+    fn forward_output(&self, x: Tensor<4>) -> ModelOutput {
+        ModelOutput::Logits(self.forward(x))
     }
 
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {

@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p skipnet-train --example train_resnet -- [RUN_DIR] [EPOCHS] [IMAGES]`
 use skipnet_data::{DatasetKind, DatasetSpec};
-use skipnet_train::{RunFolder, RunOptions, TrainSpec, evaluate, run};
+use skipnet_train::{Metric, RunFolder, RunOptions, TrainSpec, evaluate, run};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first = run(&spec, &options)?;
     println!(
         "after {epochs} epochs: {:.1} % valid",
-        first.last("valid", "accuracy")
+        first.last(Metric::VALID_ACCURACY)
     );
 
     // The run folder holds model, optimiser and schedule state: continue it.
@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "after {} epochs: {:.1} % valid",
         more.history.len(),
-        more.last("valid", "accuracy")
+        more.last(Metric::VALID_ACCURACY)
     );
 
     // Score the saved model as another program would, from the folder alone.

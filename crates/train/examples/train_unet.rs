@@ -3,7 +3,7 @@
 //! `cargo run --release -p skipnet-train --example train_unet -- [RUN_DIR] [EPOCHS] [IMAGES] [WIDTH]`
 use skipnet_data::{DatasetKind, DatasetSpec};
 use skipnet_models::{ModelConfig, UNetConfig};
-use skipnet_train::{RunFolder, RunOptions, TrainSpec, evaluate, run};
+use skipnet_train::{Metric, RunFolder, RunOptions, TrainSpec, evaluate, run};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     spec.model = ModelConfig::UNet(UNetConfig::new(1, 1).with_base_width(width));
 
     let result = run(&spec, &RunOptions::new(dir).with_quiet(true))?;
-    println!("validation Dice {:.1} %", result.last("valid", "dice"));
+    println!("validation Dice {:.1} %", result.last(Metric::VALID_DICE));
     let scores = evaluate(&RunFolder::new(dir), &data, result.config.backend)?;
     println!(
         "pooled Dice {:.1} %, IoU {:.1} %",

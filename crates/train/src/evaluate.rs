@@ -7,14 +7,16 @@ use std::path::{Path, PathBuf};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use skipnet_data::batch::ClassificationBatcher;
-use skipnet_data::registry::{DatasetKind, DatasetSpec, Splits, open};
-use skipnet_models::{Model, Task};
+use skipnet_data::registry::{DatasetKind, DatasetSpec, open};
+use skipnet_models::Model;
 
 use crate::backend::Backend;
 use crate::error::{Result, TrainError};
 use crate::folder::{ModelRecipe, RunFolder};
 use crate::instances::{logit_objects, match_instances, summarise};
+use crate::metric::MetricKey;
 use crate::segmentation::{MaskScore, mask_logits, pixel_class};
+use crate::task::task_of;
 
 /// Images per forward pass when scoring a classifier.
 pub const EVAL_BATCH: usize = 64;
@@ -45,6 +47,17 @@ impl Evaluation {
             .iter()
             .find(|(name, _)| name == metric)
             .map_or(f64::NAN, |(_, v)| *v)
+    }
+
+    /// The value of `metric` (NaN if this evaluation has none).
+    pub fn value(&self, metric: MetricKey) -> f64 {
+        self.get(metric.key())
+    }
+
+    /// A U-Net evaluation's figure for the Otsu-threshold baseline on the same images (NaN
+    /// for a classifier's).
+    pub fn otsu(&self, metric: MetricKey) -> f64 {
+        self.get(&metric.otsu())
     }
 
     /// `(class, items, correct)` of every class with items, in label order.
@@ -190,23 +203,19 @@ pub fn evaluate_model(
     // Batch norms folded into the convolutions before them: the same eval-mode function with
     // fewer passes (`Model::fold_batch_norm`).
     let model = &model.clone().fold_batch_norm();
-    match (open(&data)?, model) {
-        (Splits::Segmentation(splits), Model::UNet(unet)) => {
-            evaluate_segmenter(unet, splits.valid.as_ref())
-        }
-        (Splits::Classification(splits), model) if model.task() == Task::Classification => {
-            classify_all(model, recipe, &data, splits)
-        }
-        (splits, model) => Err(TrainError::invalid(
-            "dataset for the model",
-            format!(
-                "the model is a {} network; {} is a dataset of another task ({} items)",
-                model.family(),
-                data.kind,
-                splits.lens()[1]
-            ),
-        )),
-    }
+    task_of(&open(&data)?).evaluate(model, recipe, &data)
+}
+
+/// The error for a model scored on data of another task.
+pub(crate) fn task_mismatch(model: &Model, data: &DatasetSpec, items: usize) -> TrainError {
+    TrainError::invalid(
+        "dataset for the model",
+        format!(
+            "the model is a {} network; {} is a dataset of another task ({items} items)",
+            model.family(),
+            data.kind,
+        ),
+    )
 }
 
 /// Scores `unet` on every item of `data`: pooled Dice, IoU and pixel accuracy, F1 at IoU 0.5
@@ -263,11 +272,11 @@ pub fn evaluate_segmenter(
     })
 }
 
-fn classify_all(
+pub(crate) fn classify_all(
     model: &Model,
     recipe: &ModelRecipe,
     data: &DatasetSpec,
-    splits: skipnet_data::registry::ClassificationSplits,
+    splits: &skipnet_data::registry::ClassificationSplits,
 ) -> Result<Evaluation> {
     let num_classes = recipe.config.num_classes();
     let preprocessing = recipe
@@ -320,7 +329,7 @@ fn classify_all(
     };
     let device = model_device(model);
     let batcher = ClassificationBatcher::with_preprocessing(preprocessing, false, 0);
-    let valid = splits.valid;
+    let valid = splits.valid.clone();
     let mut confusion = vec![vec![0u64; num_classes]; num_classes];
     let (mut loss_sum, mut top5) = (0.0f64, 0usize);
     for start in (0..valid.len()).step_by(EVAL_BATCH) {

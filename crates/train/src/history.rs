@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use burn::train::logger::MetricLogger;
 
 use crate::error::TrainError;
+use crate::metric::Metric;
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 
@@ -31,6 +32,11 @@ impl EpochRecord {
             &self.valid
         };
         values.iter().find(|(n, _)| n == metric).map(|(_, v)| *v)
+    }
+
+    /// The value of `metric` at this epoch, if it was logged.
+    pub fn value(&self, metric: Metric) -> Option<f64> {
+        self.get(metric.split.name(), metric.key.key())
     }
 }
 

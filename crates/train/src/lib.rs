@@ -6,12 +6,12 @@
 //!
 //! ```no_run
 //! use skipnet_data::{DatasetKind, DatasetSpec};
-//! use skipnet_train::{RunOptions, TrainSpec, run};
+//! use skipnet_train::{Metric, RunOptions, TrainSpec, run};
 //!
 //! let spec = TrainSpec::he2015("cifar-resnet20", DatasetSpec::new(DatasetKind::SyntheticShapes))?
 //!     .with_epochs(2);
 //! let result = run(&spec, &RunOptions::new("runs/resnet20"))?;
-//! println!("validation accuracy {:.1} %", result.last("valid", "accuracy"));
+//! println!("validation accuracy {:.1} %", result.last(Metric::VALID_ACCURACY));
 //! # Ok::<(), skipnet_train::TrainError>(())
 //! ```
 //!
@@ -41,9 +41,11 @@ pub mod error;
 pub mod evaluate;
 pub mod fit;
 pub mod folder;
+pub mod gradients;
 pub mod guard;
 pub mod history;
 pub mod instances;
+pub mod metric;
 pub mod optim;
 pub mod plots;
 pub mod preflight;
@@ -51,6 +53,7 @@ pub mod progress;
 pub mod run;
 pub mod segmentation;
 pub mod spec;
+pub mod sweep;
 mod task;
 pub mod timing;
 
@@ -59,9 +62,11 @@ pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate, evaluate_model, evaluate_segmenter};
 pub use fit::{Fit, FitResult, fit_classifier, fit_segmenter};
 pub use folder::{CheckpointChoice, ModelRecipe, RunConfig, RunFolder};
+pub use metric::{Metric, MetricKey, Split};
 pub use optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 pub use run::{RunResult, run};
 pub use spec::{RunOptions, SpecOverrides, TrainSpec};
+pub use sweep::{Cell, Column, Spread, Sweep, SweepResults, SweepRun};
 
 /// The README's Rust snippets, compiled as doc tests.
 #[cfg(doctest)]

@@ -215,6 +215,15 @@ pub enum ScheduleSpec {
 }
 
 impl ScheduleSpec {
+    /// Which kind of schedule this is (a step schedule of any milestones is `Step`).
+    pub fn kind(&self) -> ScheduleKind {
+        match self {
+            ScheduleSpec::Constant => ScheduleKind::Constant,
+            ScheduleSpec::Step { .. } => ScheduleKind::Step,
+            ScheduleSpec::Cosine => ScheduleKind::Cosine,
+        }
+    }
+
     /// He et al.'s schedule: ÷10 at 50% and 75% of training.
     pub fn he_step() -> Self {
         ScheduleSpec::Step {

@@ -2,15 +2,16 @@
 
 use std::time::Instant;
 
-use skipnet_data::registry::{Splits, open};
+use skipnet_data::registry::open;
 use skipnet_models::Model;
 
 use crate::error::{Result, TrainError};
 use crate::fit::Fit;
 use crate::folder::{CONFIG_FORMAT, RunConfig, RunFolder};
 use crate::history::EpochRecord;
+use crate::metric::Metric;
 use crate::spec::{RunOptions, TrainSpec};
-use crate::task::RunTask;
+use crate::task::task_of;
 
 pub use crate::task::OVERLAY_IMAGES;
 
@@ -29,19 +30,19 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// `metric` of `split` (`"train"` or `"valid"`) at the last epoch (NaN if not logged).
-    pub fn last(&self, split: &str, metric: &str) -> f64 {
+    /// `metric` at the last epoch (NaN if not logged).
+    pub fn last(&self, metric: Metric) -> f64 {
         self.history
             .last()
-            .and_then(|r| r.get(split, metric))
+            .and_then(|r| r.value(metric))
             .unwrap_or(f64::NAN)
     }
 
-    /// The highest value of `metric` of `split` over the epochs (NaN if never logged).
-    pub fn best(&self, split: &str, metric: &str) -> f64 {
+    /// The highest value of `metric` over the epochs (NaN if never logged).
+    pub fn best(&self, metric: Metric) -> f64 {
         self.history
             .iter()
-            .filter_map(|r| r.get(split, metric))
+            .filter_map(|r| r.value(metric))
             .fold(f64::NAN, f64::max)
     }
 
@@ -124,10 +125,7 @@ pub fn run(spec: &TrainSpec, options: &RunOptions) -> Result<RunResult> {
     };
     let started = Instant::now();
     let data = open(&spec.dataset)?;
-    let task: &dyn RunTask = match &data {
-        Splits::Classification(splits) => splits,
-        Splits::Segmentation(splits) => splits,
-    };
+    let task = task_of(&data);
     config.spec.model = task.resolve(&spec.model);
     task.record(&mut config);
     let mut model = config.spec.model.init(&device)?;

@@ -5,15 +5,18 @@
 use burn::module::Module;
 use burn::tensor::Device;
 use skipnet_data::batch::{ClassificationBatcher, SegmentationBatcher};
-use skipnet_data::registry::{ClassificationSplits, SegmentationSplits};
-use skipnet_models::Model;
+use skipnet_data::registry::DatasetSpec;
+use skipnet_data::registry::{ClassificationSplits, SegmentationSplits, Splits};
 use skipnet_models::layers::FeatureShape;
+use skipnet_models::{Model, Task};
 
 use crate::classification::ClassificationModel;
 use crate::error::{Result, TrainError};
+use crate::evaluate::{Evaluation, classify_all, evaluate_segmenter, task_mismatch};
 use crate::fit::{Fit, fit_classifier, fit_segmenter};
-use crate::folder::{RunConfig, RunFolder};
+use crate::folder::{ModelRecipe, RunConfig, RunFolder};
 use crate::history::EpochRecord;
+use crate::metric::MetricKey;
 use crate::segmentation::{SegmentationModel, write_overlays};
 
 /// Validation images drawn as overlays after a U-Net run.
@@ -40,15 +43,37 @@ pub(crate) trait RunTask {
     /// the wrong shape).
     fn check_input(&self, model: &Model, arch: &str) -> Result<()>;
 
+    /// The `[channels, height, width]` of the inputs the model trains on (for a segmenter the
+    /// smallest: its crop, or its first training image), for timing a step before a run.
+    fn step_input(&self) -> FeatureShape;
+
     /// `3000 train / 500 valid, 10 classes`, for the line that starts the run.
     fn describe(&self) -> String;
 
     /// Trains `model` and hands back the history and the model in inference mode.
     fn fit(&self, model: Model, device: &Device, fit: &Fit) -> Result<(Vec<EpochRecord>, Model)>;
 
+    /// Scores `model` (in inference mode) on the validation split: a classifier's accuracy
+    /// and confusion, a U-Net's pixel and object scores against the Otsu baseline (see
+    /// [`crate::evaluate_model`]); a model of the other task is an error.
+    fn evaluate(
+        &self,
+        model: &Model,
+        recipe: &ModelRecipe,
+        data: &DatasetSpec,
+    ) -> Result<Evaluation>;
+
     /// What a finished run writes besides the model (nothing by default).
     fn after_fit(&self, _model: &Model, _folder: &RunFolder) -> Result<()> {
         Ok(())
+    }
+}
+
+/// The task of opened data.
+pub(crate) fn task_of(splits: &Splits) -> &dyn RunTask {
+    match splits {
+        Splits::Classification(splits) => splits,
+        Splits::Segmentation(splits) => splits,
     }
 }
 
@@ -67,6 +92,22 @@ impl RunTask for ClassificationSplits {
     fn check_input(&self, model: &Model, arch: &str) -> Result<()> {
         model.summary(arch, self.input)?;
         Ok(())
+    }
+
+    fn step_input(&self) -> FeatureShape {
+        self.input
+    }
+
+    fn evaluate(
+        &self,
+        model: &Model,
+        recipe: &ModelRecipe,
+        data: &DatasetSpec,
+    ) -> Result<Evaluation> {
+        match model.task() {
+            Task::Classification => classify_all(model, recipe, data, self),
+            Task::Segmentation => Err(task_mismatch(model, data, self.valid.len())),
+        }
     }
 
     fn describe(&self) -> String {
@@ -111,6 +152,11 @@ impl RunTask for SegmentationSplits {
                 format!("a {} model cannot segment", model.family()),
             ));
         };
+        net.check_input(self.step_input())?;
+        Ok(())
+    }
+
+    fn step_input(&self) -> FeatureShape {
         // The smallest image the network will see: the crop, or the first training image.
         let side = match self.crop {
             Some(crop) => [crop, crop],
@@ -120,8 +166,19 @@ impl RunTask for SegmentationSplits {
                 .map(|item| [item.image.height, item.image.width])
                 .unwrap_or([0, 0]),
         };
-        net.check_input([self.channels, side[0], side[1]])?;
-        Ok(())
+        [self.channels, side[0], side[1]]
+    }
+
+    fn evaluate(
+        &self,
+        model: &Model,
+        _recipe: &ModelRecipe,
+        data: &DatasetSpec,
+    ) -> Result<Evaluation> {
+        match model {
+            Model::UNet(unet) => evaluate_segmenter(unet, self.valid.as_ref()),
+            _ => Err(task_mismatch(model, data, self.valid.len())),
+        }
     }
 
     fn describe(&self) -> String {
@@ -162,7 +219,7 @@ impl RunTask for SegmentationSplits {
             "overlays: {overlays} images in {}",
             folder.overlays_dir().display()
         );
-        let eval = crate::evaluate::evaluate_segmenter(unet, self.valid.as_ref())?;
+        let eval = evaluate_segmenter(unet, self.valid.as_ref())?;
         let path = folder.path().join("validation.json");
         let text = serde_json::to_string_pretty(&eval.to_json())
             .map_err(|e| TrainError::file(&path, format!("cannot serialise: {e}")))?;
@@ -172,11 +229,11 @@ impl RunTask for SegmentationSplits {
             "validation objects ({} images): F1@0.5 {:.2} %, DSB2018 {:.2} %  |  Otsu \
              baseline: Dice {:.2} %, F1@0.5 {:.2} %, DSB2018 {:.2} %  ({})",
             eval.items,
-            eval.get("f1_iou50"),
-            eval.get("dsb2018"),
-            eval.get("otsu_dice"),
-            eval.get("otsu_f1_iou50"),
-            eval.get("otsu_dsb2018"),
+            eval.value(MetricKey::F1IoU50),
+            eval.value(MetricKey::Dsb2018),
+            eval.otsu(MetricKey::Dice),
+            eval.otsu(MetricKey::F1IoU50),
+            eval.otsu(MetricKey::Dsb2018),
             path.display()
         );
         Ok(())

@@ -8,10 +8,10 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig, momentum::MomentumConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use skipnet_data::batch::{ClassificationBatch, SegmentationBatch};
-use skipnet_models::{Model, Task};
+use skipnet_models::Model;
 
 use crate::classification::ClassificationModel;
-use crate::error::{Result, TrainError};
+use crate::error::Result;
 use crate::segmentation::SegmentationModel;
 
 /// The median (the mean of the middle two for an even count; NaN for none).
@@ -55,12 +55,7 @@ pub fn time_inference(
     let [c, h, w] = input;
     let x = Tensor::<4>::random([batch, c, h, w], Distribution::Default, device);
     time(warmup, iters, || {
-        let out: f32 = match model.task() {
-            Task::Classification => model.forward_classification(x.clone()).map(|y| y.sum()),
-            Task::Segmentation => model.forward_segmentation(x.clone()).map(|y| y.sum()),
-        }
-        .map(|y| y.into_scalar())
-        .ok_or_else(|| TrainError::invalid("model", "neither a classifier nor a segmenter"))?;
+        let out: f32 = model.forward(x.clone()).sum().into_scalar();
         std::hint::black_box(out);
         Ok(())
     })
@@ -79,10 +74,24 @@ pub struct StepTiming {
     pub update: f64,
 }
 
-/// A zoo model as the learner model of its task.
-enum Learner {
-    Classifier(ClassificationModel),
-    Segmenter(SegmentationModel),
+/// A learner model of either task, timed the same way: forward + loss on its kind of batch.
+trait TimedStep: Module + Sized {
+    type Batch: Clone;
+    fn forward_loss(&self, batch: Self::Batch) -> Tensor<1>;
+}
+
+impl TimedStep for ClassificationModel {
+    type Batch = ClassificationBatch;
+    fn forward_loss(&self, batch: ClassificationBatch) -> Tensor<1> {
+        self.forward_step(batch).loss
+    }
+}
+
+impl TimedStep for SegmentationModel {
+    type Batch = SegmentationBatch;
+    fn forward_loss(&self, batch: SegmentationBatch) -> Tensor<1> {
+        self.forward_step(batch).loss
+    }
 }
 
 /// Training-step throughput on a random batch: the learner's forward + loss (cross-entropy, or
@@ -98,47 +107,53 @@ pub fn time_train_step(
 ) -> Result<StepTiming> {
     let [c, h, w] = input;
     let images = Tensor::<4>::random([batch, c, h, w], Distribution::Default, device);
-    let mut learner = Some(match model {
-        Model::UNet(unet) => Learner::Segmenter(SegmentationModel::new(unet)),
-        classifier => Learner::Classifier(ClassificationModel::new(classifier, 0.0)?),
-    });
-    let classes = match &learner {
-        Some(Learner::Classifier(m)) => m
-            .model
-            .forward_classification(images.clone().narrow(0, 0, 1))
-            .map_or(1, |l| l.dims()[1]),
-        _ => 1,
-    };
+    let classes = model
+        .forward_classification(images.clone().narrow(0, 0, 1))
+        .map_or(1, |l| l.dims()[1]);
     let targets =
         Tensor::<1, Int>::random([batch], Distribution::Uniform(0.0, classes as f64), device);
     let masks = Tensor::<4>::random([batch, 1, h, w], Distribution::Bernoulli(0.3), device);
+    match model {
+        Model::UNet(unet) => {
+            let batch = SegmentationBatch {
+                images,
+                masks,
+                weights: None,
+                instances: None,
+            };
+            time_steps(SegmentationModel::new(unet), batch, warmup, iters)
+        }
+        classifier => {
+            let batch = ClassificationBatch { images, targets };
+            time_steps(
+                ClassificationModel::new(classifier, 0.0)?,
+                batch,
+                warmup,
+                iters,
+            )
+        }
+    }
+}
+
+/// Times `warmup` + `iters` training steps of `model` on `batch` (see [`time_train_step`]).
+fn time_steps<M: TimedStep>(
+    model: M,
+    batch: M::Batch,
+    warmup: usize,
+    iters: usize,
+) -> Result<StepTiming> {
     let mut optim = SgdConfig::new()
         .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
         .init();
     let mut phases: Vec<[f64; 3]> = Vec::new();
+    let mut model = Some(model);
     let seconds = time(warmup, iters, || {
         let t0 = Instant::now();
-        let next = match learner.take().expect("learner") {
-            Learner::Classifier(m) => {
-                let batch = ClassificationBatch {
-                    images: images.clone(),
-                    targets: targets.clone(),
-                };
-                let loss = m.forward_step(batch).loss;
-                Learner::Classifier(backward_and_update(m, loss, &mut optim, &mut phases, t0))
-            }
-            Learner::Segmenter(m) => {
-                let batch = SegmentationBatch {
-                    images: images.clone(),
-                    masks: masks.clone(),
-                    weights: None,
-                    instances: None,
-                };
-                let loss = m.forward_step(batch).loss;
-                Learner::Segmenter(backward_and_update(m, loss, &mut optim, &mut phases, t0))
-            }
-        };
-        learner = Some(next);
+        let m = model
+            .take()
+            .expect("the model is put back after every step");
+        let loss = m.forward_loss(batch.clone());
+        model = Some(backward_and_update(m, loss, &mut optim, &mut phases, t0));
         Ok(())
     })?;
     let timed = &phases[warmup.min(phases.len())..];

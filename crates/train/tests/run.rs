@@ -4,7 +4,7 @@
 
 use skipnet_data::{DatasetKind, DatasetSpec};
 use skipnet_train::folder::CONFIG_FORMAT;
-use skipnet_train::{Backend, RunFolder, RunOptions, TrainError, TrainSpec, evaluate, run};
+use skipnet_train::{Backend, Metric, RunFolder, RunOptions, TrainError, TrainSpec, evaluate, run};
 
 fn tiny(epochs: usize) -> TrainSpec {
     TrainSpec::he2015(
@@ -28,7 +28,7 @@ fn a_run_writes_a_folder_that_reads_back_and_resumes() {
     let dir = tmp.path().join("run");
     let result = run(&tiny(1), &options(&dir)).unwrap();
     assert_eq!(result.history.len(), 1);
-    assert!(result.last("valid", "accuracy").is_finite());
+    assert!(result.last(Metric::VALID_ACCURACY).is_finite());
     let folder = RunFolder::new(&dir);
     let config = folder.read_config().unwrap();
     assert_eq!(config, result.config);
@@ -66,9 +66,9 @@ fn a_run_writes_a_folder_that_reads_back_and_resumes() {
     assert_eq!(scores.items, 16);
     let accuracy = scores.get("accuracy");
     assert!(
-        (accuracy - result.last("valid", "accuracy")).abs() < 1e-3,
+        (accuracy - result.last(Metric::VALID_ACCURACY)).abs() < 1e-3,
         "{accuracy} vs {}",
-        result.last("valid", "accuracy")
+        result.last(Metric::VALID_ACCURACY)
     );
 
     // Starting it again is refused; resuming continues at epoch 2.
@@ -271,10 +271,10 @@ fn checkpoints_are_chosen_by_epoch_best_and_last_and_evaluated() {
     let eval = skipnet_train::evaluate_model(&final_model, &recipe, &tiny(3).dataset).unwrap();
     assert_eq!(eval.items, 16);
     assert!(
-        (eval.get("accuracy") - result.last("valid", "accuracy")).abs() < 1e-9,
+        (eval.get("accuracy") - result.last(Metric::VALID_ACCURACY)).abs() < 1e-9,
         "{} vs {}",
         eval.get("accuracy"),
-        result.last("valid", "accuracy")
+        result.last(Metric::VALID_ACCURACY)
     );
     let confusion_total: u64 = eval.confusion.iter().flatten().sum();
     assert_eq!(confusion_total, 16);

@@ -6,12 +6,12 @@ use burn::module::Module;
 use clap::Args;
 use skipnet_data::registry::{DatasetKind, DatasetSpec};
 use skipnet_models::ModelConfig;
-use skipnet_train::plots::line_chart;
+use skipnet_train::plots::{Series, line_chart};
 use skipnet_train::timing::{time_inference, time_train_step};
-use skipnet_train::{ScheduleSpec, TrainSpec};
+use skipnet_train::{Cell, Metric, ScheduleSpec, Sweep, TrainSpec};
 
 use super::report::{Report, Table, num, write_csv};
-use super::{CommonArgs, setup, train};
+use super::{CommonArgs, setup};
 
 #[derive(Args, Debug)]
 pub struct BottleneckArgs {
@@ -60,10 +60,24 @@ pub fn run(args: &BottleneckArgs) -> Result<()> {
         "valid accuracy %",
         "s / epoch",
     ]);
+    // The short runs first (one sweep), then each network's throughput.
+    let data = DatasetSpec::new(DatasetKind::SyntheticShapes)
+        .with_sizes(Some(train_size), Some((train_size / 4).max(16)));
+    let cells = archs
+        .iter()
+        .map(|&arch| {
+            let spec = TrainSpec::he2015(arch, data.clone())?
+                .with_epochs(epochs)
+                .with_batch_size(32)
+                .with_lr(0.05)
+                .with_schedule(ScheduleSpec::Cosine);
+            Ok(Cell::new(arch, spec))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let runs = Sweep::single_seed(cells, args.common.seed).run(&setup.dir, setup.backend)?;
     let mut rows = Vec::new();
     let mut series = Vec::new();
-    let mut commands = Vec::new();
-    for arch in archs {
+    for (&arch, run) in archs.iter().zip(&runs.runs) {
         let config = ModelConfig::from_name(arch)?;
         let model = config.init(&device)?;
         let params = model.trainable_params();
@@ -74,26 +88,14 @@ pub fn run(args: &BottleneckArgs) -> Result<()> {
         let trained = config.init(&autodiff)?;
         let step =
             batch as f64 / time_train_step(trained, &autodiff, batch, input, 1, iters)?.seconds;
-        let run = train(
-            &setup,
-            arch,
-            &TrainSpec::he2015(
-                arch,
-                DatasetSpec::new(DatasetKind::SyntheticShapes)
-                    .with_sizes(Some(train_size), Some((train_size / 4).max(16))),
-            )?
-            .with_epochs(epochs)
-            .with_batch_size(32)
-            .with_lr(0.05)
-            .with_schedule(ScheduleSpec::Cosine)
-            .with_seed(args.common.seed),
-        )?;
-        let (block, layers) = match *arch {
+        let (block, layers) = match arch {
             "resnet18" => ("basic", 18),
             "resnet34" => ("basic", 34),
             "resnet50" => ("bottleneck", 50),
             _ => ("bottleneck", 101),
         };
+        let accuracy = run.last(Metric::VALID_ACCURACY);
+        let seconds = run.result().map_or(f64::NAN, |r| r.seconds_per_epoch());
         table.row(vec![
             arch.to_string(),
             block.into(),
@@ -102,8 +104,8 @@ pub fn run(args: &BottleneckArgs) -> Result<()> {
             num(macs as f64 / 1e9, 2),
             num(infer, 1),
             num(step, 1),
-            num(run.last("valid", "accuracy"), 1),
-            num(run.seconds_per_epoch(), 1),
+            num(accuracy, 1),
+            num(seconds, 1),
         ]);
         rows.push(vec![
             arch.to_string(),
@@ -112,11 +114,14 @@ pub fn run(args: &BottleneckArgs) -> Result<()> {
             macs.to_string(),
             format!("{infer}"),
             format!("{step}"),
-            format!("{}", run.last("valid", "accuracy")),
-            format!("{}", run.seconds_per_epoch()),
+            format!("{accuracy}"),
+            format!("{seconds}"),
         ]);
-        series.push(run.series(arch, "train", "loss", |v| v));
-        commands.push(run.command);
+        let points = run.curve(Metric::TRAIN_LOSS);
+        series.push(Series {
+            label: arch.to_string(),
+            points,
+        });
     }
     write_csv(
         &setup.dir.join("bottleneck.csv"),
@@ -153,7 +158,7 @@ pub fn run(args: &BottleneckArgs) -> Result<()> {
         ),
         &setup.command,
     );
-    report.commands.extend(commands);
+    report.commands.extend(runs.commands());
     report.sections.push(format!(
         "## Results\n\n{}\n![training loss](bottleneck.png)\n\nRaw numbers: `bottleneck.csv`.",
         table.markdown()

@@ -4,13 +4,14 @@
 use anyhow::Result;
 use clap::Args;
 use skipnet_data::registry::{DatasetKind, DatasetSpec};
-use skipnet_models::ModelConfig;
 use skipnet_train::plots::{Band, Panel, band_panels};
-use skipnet_train::{ScheduleSpec, TrainSpec};
+use skipnet_train::{
+    Cell, Column, Metric, ScheduleSpec, Spread, Sweep, SweepResults, SweepRun, TrainSpec,
+};
 
-use super::report::{Report, Table, listed, median_min_max, num, write_csv};
-use super::{CommonArgs, pick_dataset, setup, train};
-use crate::cli::ClosedSet;
+use super::report::{Report, Table, listed, num};
+use super::{CommonArgs, pick_dataset, setup};
+use crate::cli::{ArchName, ClosedSet};
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
@@ -24,6 +25,7 @@ pub struct CompareArgs {
     #[arg(
         long,
         value_delimiter = ',',
+        value_parser = ArchName,
         default_value = "cifar-resnet20,cifar-resnet20-b,cifar-plain20,cifar-densenet-bc40,highway-conv"
     )]
     archs: Vec<String>,
@@ -40,11 +42,6 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 2)]
     seeds: u64,
 }
-
-/// One seed's outcome: (seed, final valid accuracy %, final train loss, seconds per epoch).
-type SeedOutcome = (u64, f64, f64, f64);
-/// An architecture, its parameter count and its seeds' outcomes.
-type ArchResult = (String, usize, Vec<SeedOutcome>);
 
 fn kind(arch: &str) -> &'static str {
     if arch.contains("plain") {
@@ -65,107 +62,54 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         return Ok(());
     };
     let (archs, epochs, train_size, valid_size, seeds) = if args.common.quick {
-        (
-            ["cifar-resnet8", "cifar-plain8", "highway-conv"]
-                .map(String::from)
-                .to_vec(),
-            1,
-            32,
-            16,
-            2,
-        )
+        let quick = ["cifar-resnet8", "cifar-plain8", "highway-conv"];
+        (quick.map(String::from).to_vec(), 1, 32, 16, 2)
     } else {
-        (
-            args.archs.clone(),
-            args.epochs,
-            args.train_size,
-            args.valid_size,
-            args.seeds.max(1),
-        )
+        let (a, e, t, v) = (&args.archs, args.epochs, args.train_size, args.valid_size);
+        (a.clone(), e, t, v, args.seeds.max(1))
     };
-    for arch in &archs {
-        ModelConfig::from_name(arch)?;
-    }
     let (dataset, data_note) = pick_dataset(
         args.dataset,
         &[DatasetKind::FashionMnist, DatasetKind::Cifar10],
         DatasetKind::SyntheticShapes,
     );
-    println!("{data_note}");
+    let data = DatasetSpec::new(dataset).with_sizes(Some(train_size), Some(valid_size));
+    let cells = archs
+        .iter()
+        .map(|arch| {
+            let spec = TrainSpec::he2015(arch, data.clone())?
+                .with_epochs(epochs)
+                .with_batch_size(64)
+                .with_lr(0.05)
+                .with_schedule(ScheduleSpec::Cosine);
+            Ok(Cell::new(arch, spec))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let seed_list: Vec<u64> = (0..seeds).map(|s| args.common.seed + s).collect();
-    let mut rows = Vec::new();
-    let mut commands = Vec::new();
-    // Per architecture: parameters, and per seed (final valid accuracy, final train loss, s/epoch).
-    let mut results: Vec<ArchResult> = Vec::new();
-    let mut bands = Vec::new();
-    for (i, arch) in archs.iter().enumerate() {
-        let mut per_seed = Vec::new();
-        let mut curves = Vec::new();
-        let mut params = 0;
-        for &seed in &seed_list {
-            let spec = TrainSpec::he2015(
-                arch,
-                DatasetSpec::new(dataset)
-                    .with_sizes(Some(train_size), Some(valid_size))
-                    .with_seed(seed),
-            )?
-            .with_epochs(epochs)
-            .with_batch_size(64)
-            .with_lr(0.05)
-            .with_schedule(ScheduleSpec::Cosine)
-            .with_seed(seed);
-            let run = train(&setup, &format!("{arch}-seed{seed}"), &spec)?;
-            params = run.result.model.trainable_params();
-            for r in &run.result.history {
-                rows.push(vec![
-                    arch.clone(),
-                    seed.to_string(),
-                    r.epoch.to_string(),
-                    format!("{}", r.get("train", "loss").unwrap_or(f64::NAN)),
-                    format!("{}", r.get("valid", "accuracy").unwrap_or(f64::NAN)),
-                    format!("{}", run.seconds_per_epoch()),
-                ]);
-            }
-            curves.push(
-                run.result
-                    .history
-                    .iter()
-                    .map(|r| r.get("valid", "accuracy").unwrap_or(f64::NAN))
-                    .collect::<Vec<_>>(),
-            );
-            per_seed.push((
-                seed,
-                run.last("valid", "accuracy"),
-                run.last("train", "loss"),
-                run.seconds_per_epoch(),
-            ));
-            commands.push(run.command);
-        }
-        bands.push(Band::new(
-            arch.clone(),
-            i,
-            (0..epochs)
-                .map(|e| {
-                    let v: Vec<f64> = curves.iter().filter_map(|c| c.get(e).copied()).collect();
-                    let (median, min, max) = median_min_max(&v);
-                    ((e + 1) as f64, min, median, max)
-                })
-                .collect(),
-        ));
-        results.push((arch.clone(), params, per_seed));
-    }
-    write_csv(
+    let results = Sweep::new(cells, seed_list.clone()).run(&setup.dir, setup.backend)?;
+    let seconds_per_epoch =
+        |run: &SweepRun| run.result().map_or(f64::NAN, |r| r.seconds_per_epoch());
+    results.write_csv(
         &setup.dir.join("compare.csv"),
         &[
-            "arch",
-            "seed",
-            "epoch",
-            "train_loss",
-            "valid_accuracy",
-            "seconds_per_epoch",
+            Column::label("arch"),
+            Column::seed(),
+            Column::epoch(),
+            Column::metric(Metric::TRAIN_LOSS),
+            Column::metric(Metric::VALID_ACCURACY),
+            Column::new("seconds_per_epoch", |_, run, _| {
+                format!("{}", seconds_per_epoch(run))
+            }),
         ],
-        &rows,
     )?;
+    let bands = archs
+        .iter()
+        .enumerate()
+        .map(|(i, arch)| {
+            let points = results.band(arch, Metric::VALID_ACCURACY, |e| e as f64, |v| v);
+            Band::new(arch.clone(), i, points)
+        })
+        .collect();
     band_panels(
         &setup.dir.join("compare.png"),
         &format!("Validation accuracy (%), median and min–max over {seeds} seeds"),
@@ -186,22 +130,22 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         "final train loss: median",
         "s / epoch",
     ]);
-    for (arch, params, per_seed) in &results {
-        let acc: Vec<f64> = per_seed.iter().map(|p| p.1).collect();
-        let (median, min, max) = median_min_max(&acc);
+    for arch in &archs {
+        let accuracy = results.spread(arch, Metric::VALID_ACCURACY);
+        let seconds: Vec<f64> = results.of(arch).map(seconds_per_epoch).collect();
+        let params = results.of(arch).filter_map(SweepRun::result).last();
         table.row(vec![
             arch.clone(),
             kind(arch).into(),
-            params.to_string(),
-            format!("{} ({}–{})", num(median, 1), num(min, 1), num(max, 1)),
-            num(
-                median_min_max(&per_seed.iter().map(|p| p.2).collect::<Vec<_>>()).0,
-                3,
+            params.map_or(0, |r| r.model.trainable_params()).to_string(),
+            format!(
+                "{} ({}–{})",
+                num(accuracy.median, 1),
+                num(accuracy.min, 1),
+                num(accuracy.max, 1)
             ),
-            num(
-                median_min_max(&per_seed.iter().map(|p| p.3).collect::<Vec<_>>()).0,
-                1,
-            ),
+            num(results.spread(arch, Metric::TRAIN_LOSS).median, 3),
+            num(Spread::of(&seconds).median, 1),
         ]);
     }
     let mut report = Report::new(
@@ -215,25 +159,24 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         ),
         &setup.command,
     );
-    report.commands.extend(commands);
+    report.commands.extend(results.commands());
     report.sections.push(format!(
         "## Results\n\n{}\n{}\n\n![validation accuracy](compare.png)\n\nRaw numbers: \
          `compare.csv` (one row per network, seed and epoch).",
         table.markdown(),
-        ranking(&results)
+        ranking(&archs, &results)
     ));
     report.write(&setup.dir)
 }
 
 /// Which pairs of networks the accuracy column ranks: `a` above `b` only where a's worst seed
 /// beats b's best; the others are ties at this budget.
-fn ranking(results: &[ArchResult]) -> String {
-    let ranges: Vec<(&str, f64, f64, f64)> = results
+fn ranking(archs: &[String], results: &SweepResults) -> String {
+    let ranges: Vec<(&str, f64, f64, f64)> = archs
         .iter()
-        .map(|(arch, _, per_seed)| {
-            let (median, min, max) =
-                median_min_max(&per_seed.iter().map(|p| p.1).collect::<Vec<_>>());
-            (arch.as_str(), median, min, max)
+        .map(|arch| {
+            let s = results.spread(arch, Metric::VALID_ACCURACY);
+            (arch.as_str(), s.median, s.min, s.max)
         })
         .collect();
     let mut ranked = Vec::new();

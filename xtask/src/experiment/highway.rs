@@ -2,19 +2,20 @@
 //! highway MLPs of increasing depth, each at its best learning rate of a small search, trained
 //! the same way otherwise; does the training loss get worse with depth?
 
+use std::cmp::Ordering;
+
 use anyhow::{Result, bail};
 use clap::Args;
 use skipnet_data::registry::{DatasetKind, DatasetSpec};
-use skipnet_models::ModelConfig;
 use skipnet_models::registry::{HIGHWAY_MLP_WIDTH, PLAIN_MLP_WIDTH, highway_gate_bias};
 use skipnet_train::plots::{Band, Panel, band_panels};
-use skipnet_train::{ScheduleSpec, TrainSpec};
+use skipnet_train::{Cell, Column, Metric, ScheduleSpec, Sweep, TrainSpec};
 
-use super::report::{Report, Table, listed, median_min_max, num, write_csv};
-use super::{CommonArgs, TrainRun, pick_dataset, setup, train_or_diverge};
+use super::report::{Report, Table, listed, num};
+use super::{CommonArgs, pick_dataset, setup};
 use crate::cli::ClosedSet;
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct HighwayArgs {
     #[command(flatten)]
     common: CommonArgs,
@@ -45,26 +46,23 @@ pub struct HighwayArgs {
     seeds: u64,
 }
 
-const NETS: [&str; 2] = ["plain", "highway"];
+/// The two families, and the width of their layers.
+const NETS: [(&str, usize); 2] = [("plain", PLAIN_MLP_WIDTH), ("highway", HIGHWAY_MLP_WIDTH)];
 
 fn arch(net: &str, depth: usize) -> String {
     format!("{net}-mlp{depth}")
 }
 
-/// One training run: `Err` holds why it stopped (a non-finite loss).
-struct Trial {
-    net: &'static str,
-    depth: usize,
-    lr: f64,
-    seed: u64,
-    run: std::result::Result<TrainRun, String>,
+/// The cell of `net` at `depth` trained at `lr`.
+fn label(net: &str, depth: usize, lr: f64) -> String {
+    format!("{}-lr{lr}", arch(net, depth))
 }
 
-impl Trial {
-    fn final_train_loss(&self) -> f64 {
-        self.run
-            .as_ref()
-            .map_or(f64::INFINITY, |r| r.last("train", "loss"))
+/// A final loss with `digits` decimals, or `diverged`.
+fn loss_cell(loss: f64, digits: usize) -> String {
+    match loss.is_finite() {
+        true => num(loss, digits),
+        false => "diverged".into(),
     }
 }
 
@@ -72,220 +70,103 @@ pub fn run(args: &HighwayArgs) -> Result<()> {
     let Some(setup) = setup(&args.common, "highway")? else {
         return Ok(());
     };
-    let (depths, epochs, train_size, valid_size, batch, lrs, seeds) = if args.common.quick {
-        (vec![2, 4], 1, 64, 32, 32, vec![0.01, 0.03], 1)
-    } else {
-        (
-            args.depths.clone(),
-            args.epochs,
-            args.train_size,
-            args.valid_size,
-            args.batch_size,
-            args.lrs.clone(),
-            args.seeds.max(1),
-        )
+    let quick = HighwayArgs {
+        depths: vec![2, 4],
+        epochs: 1,
+        train_size: 64,
+        valid_size: 32,
+        batch_size: 32,
+        lrs: vec![0.01, 0.03],
+        seeds: 1,
+        ..args.clone()
     };
+    let a = if args.common.quick { &quick } else { args };
+    let (depths, lrs, epochs) = (&a.depths, &a.lrs, a.epochs);
     if depths.is_empty() || lrs.is_empty() || lrs.iter().any(|lr| !lr.is_finite() || *lr <= 0.0) {
         bail!("--depths and --lrs need at least one value each, and rates must be positive");
     }
-    let (dataset, data_note) = pick_dataset(
-        args.dataset,
-        &[DatasetKind::FashionMnist],
-        DatasetKind::SyntheticShapes,
-    );
-    println!("{data_note}");
-    for &depth in &depths {
-        for net in NETS {
-            ModelConfig::from_name(&arch(net, depth))?;
-        }
-    }
-    let mut trials = Vec::new();
-    let mut params = std::collections::BTreeMap::new();
-    for &depth in &depths {
-        for net in NETS {
-            for &lr in &lrs {
-                for seed in (0..seeds).map(|s| args.common.seed + s) {
-                    let arch = arch(net, depth);
-                    let data = DatasetSpec::new(dataset)
-                        .with_sizes(Some(train_size), Some(valid_size))
-                        .with_seed(seed);
-                    let spec = TrainSpec::he2015(&arch, data)?
-                        .with_epochs(epochs)
-                        .with_batch_size(batch)
-                        .with_lr(lr)
-                        .with_schedule(ScheduleSpec::Cosine)
-                        .with_seed(seed);
-                    let run =
-                        train_or_diverge(&setup, &format!("{arch}-lr{lr}-seed{seed}"), &spec)?;
-                    if let Ok(run) = &run {
-                        params.insert(arch.clone(), run.result.model.trainable_params());
-                    }
-                    trials.push(Trial {
-                        net,
-                        depth,
-                        lr,
-                        seed,
-                        run,
-                    });
-                }
+    let fallback = DatasetKind::SyntheticShapes;
+    let (dataset, data_note) = pick_dataset(a.dataset, &[DatasetKind::FashionMnist], fallback);
+    let data = DatasetSpec::new(dataset).with_sizes(Some(a.train_size), Some(a.valid_size));
+    let mut cells = Vec::new();
+    for &depth in depths {
+        for (net, _) in NETS {
+            for &lr in lrs {
+                let spec = TrainSpec::he2015(&arch(net, depth), data.clone())?
+                    .with_epochs(epochs)
+                    .with_batch_size(a.batch_size)
+                    .with_lr(lr)
+                    .with_schedule(ScheduleSpec::Cosine);
+                let cell = Cell::new(label(net, depth, lr), spec).with_field("net", net);
+                cells.push(cell.with_field("depth", depth).with_field("lr", lr));
             }
         }
     }
-
-    let mut rows = Vec::new();
-    for t in &trials {
-        let key = |epoch: String| {
-            vec![
-                t.net.to_string(),
-                t.depth.to_string(),
-                params
-                    .get(&arch(t.net, t.depth))
-                    .map_or(String::new(), |p| p.to_string()),
-                t.lr.to_string(),
-                t.seed.to_string(),
-                epoch,
-            ]
-        };
-        match &t.run {
-            Ok(run) => {
-                for r in &run.result.history {
-                    let get = |split: &str, metric: &str| r.get(split, metric).unwrap_or(f64::NAN);
-                    let mut row = key(r.epoch.to_string());
-                    row.extend([
-                        format!("{}", get("train", "loss")),
-                        format!("{}", get("valid", "loss")),
-                        format!("{}", get("valid", "accuracy")),
-                    ]);
-                    rows.push(row);
-                }
-            }
-            Err(_) => {
-                let mut row = key("0".into());
-                row.extend(["NaN".into(), "NaN".into(), "NaN".into()]);
-                rows.push(row);
-            }
-        }
-    }
-    write_csv(
+    let seeds = a.common.seeds(a.seeds.max(1));
+    let sweep = Sweep::new(cells, seeds.clone()).with_divergence_as_result();
+    let results = sweep.run(&setup.dir, setup.backend)?;
+    let params = |arch: &str| results.params(arch).map(|p| p.to_string());
+    results.write_csv(
         &setup.dir.join("highway.csv"),
         &[
-            "net",
-            "depth",
-            "params",
-            "lr",
-            "seed",
-            "epoch",
-            "train_loss",
-            "valid_loss",
-            "valid_accuracy",
+            Column::field("net"),
+            Column::field("depth"),
+            Column::new("params", |c, _, _| {
+                params(&c.spec.arch()).unwrap_or_default()
+            }),
+            Column::field("lr"),
+            Column::seed(),
+            Column::epoch(),
+            Column::metric(Metric::TRAIN_LOSS),
+            Column::metric(Metric::VALID_LOSS),
+            Column::metric(Metric::VALID_ACCURACY),
         ],
-        &rows,
     )?;
 
-    // Per network: the median final training loss at each rate, and the best rate.
-    let of = |net: &'static str, depth: usize, lr: f64| {
-        trials
-            .iter()
-            .filter(move |t| t.net == net && t.depth == depth && t.lr == lr)
+    // Per network: the median final training loss at each rate (+∞: a seed diverged).
+    let loss = |net: &str, depth: usize, lr: f64| {
+        results.median_final(&label(net, depth, lr), Metric::TRAIN_LOSS)
     };
-    let median_loss = |net: &'static str, depth: usize, lr: f64| {
-        let losses: Vec<f64> = of(net, depth, lr).map(Trial::final_train_loss).collect();
-        if losses.iter().any(|l| !l.is_finite()) {
-            f64::INFINITY
-        } else {
-            median_min_max(&losses).0
-        }
+    let best_lr = |net: &str, depth: usize| {
+        let key = |lr| label(net, depth, lr);
+        (results.lowest(lrs.iter().copied(), key, Metric::TRAIN_LOSS)).unwrap_or(f64::NAN)
     };
-    let best_lr = |net: &'static str, depth: usize| {
-        lrs.iter()
-            .copied()
-            .min_by(|a, b| median_loss(net, depth, *a).total_cmp(&median_loss(net, depth, *b)))
-            .unwrap_or(f64::NAN)
-    };
-    let loss_cell = |loss: f64| {
-        if loss.is_finite() {
-            num(loss, 4)
-        } else {
-            "diverged".into()
-        }
-    };
-    let mut headers = vec![
-        "network".to_string(),
-        "params".into(),
-        "gate bias".into(),
-        "best lr".into(),
-        "final train loss (best lr)".into(),
-        "final valid accuracy % (best lr)".into(),
-    ];
+    let mut headers = ["network", "params", "gate bias", "best lr"]
+        .map(String::from)
+        .to_vec();
+    headers.push("final train loss (best lr)".into());
+    headers.push("final valid accuracy % (best lr)".into());
     headers.extend(lrs.iter().map(|lr| format!("final train loss, lr {lr}")));
     let mut table = Table::new(&headers.iter().map(String::as_str).collect::<Vec<_>>());
-    let mut best = Vec::new();
-    for net in NETS {
-        for &depth in &depths {
+    for (net, _) in NETS {
+        for &depth in depths {
             let lr = best_lr(net, depth);
-            let loss = median_loss(net, depth, lr);
-            let accuracy = median_min_max(
-                &of(net, depth, lr)
-                    .filter_map(|t| t.run.as_ref().ok())
-                    .map(|r| r.last("valid", "accuracy"))
-                    .collect::<Vec<_>>(),
-            )
-            .0;
-            best.push((net, depth, lr, loss));
-            let mut row = vec![
-                arch(net, depth),
-                params
-                    .get(&arch(net, depth))
-                    .map_or("–".into(), |p| p.to_string()),
-                if net == "highway" {
-                    num(highway_gate_bias(depth), 2)
-                } else {
-                    "–".into()
-                },
-                lr.to_string(),
-                loss_cell(loss),
-                num(accuracy, 1),
-            ];
-            row.extend(lrs.iter().map(|&lr| loss_cell(median_loss(net, depth, lr))));
+            let accuracy = results.spread(&label(net, depth, lr), Metric::VALID_ACCURACY);
+            let gate_bias = match net {
+                "highway" => num(highway_gate_bias(depth), 2),
+                _ => "–".into(),
+            };
+            let params = params(&arch(net, depth)).unwrap_or("–".into());
+            let (lr_text, best_loss) = (lr.to_string(), loss_cell(loss(net, depth, lr), 4));
+            let mut row = vec![arch(net, depth), params, gate_bias, lr_text, best_loss];
+            row.push(num(accuracy.median, 1));
+            row.extend(lrs.iter().map(|&lr| loss_cell(loss(net, depth, lr), 4)));
             table.row(row);
         }
     }
 
     let panels: Vec<Panel> = NETS
         .iter()
-        .map(|&net| Panel {
-            title: format!(
-                "{net} ({} units a layer), best lr each",
-                if net == "plain" {
-                    PLAIN_MLP_WIDTH
-                } else {
-                    HIGHWAY_MLP_WIDTH
-                }
-            ),
-            bands: depths
-                .iter()
-                .enumerate()
+        .map(|&(net, width)| {
+            let bands = (depths.iter().enumerate())
                 .map(|(i, &depth)| {
                     let lr = best_lr(net, depth);
-                    let points = (1..=epochs)
-                        .map(|epoch| {
-                            let values: Vec<f64> = of(net, depth, lr)
-                                .filter_map(|t| t.run.as_ref().ok())
-                                .filter_map(|r| {
-                                    r.result
-                                        .history
-                                        .iter()
-                                        .find(|h| h.epoch == epoch)
-                                        .and_then(|h| h.get("train", "loss"))
-                                })
-                                .collect();
-                            let (median, lo, hi) = median_min_max(&values);
-                            (epoch as f64, lo, median, hi)
-                        })
-                        .collect();
+                    let points = results.epoch_band(&label(net, depth, lr), Metric::TRAIN_LOSS);
                     Band::new(format!("{depth} layers (lr {lr})"), i, points)
                 })
-                .collect(),
+                .collect();
+            let title = format!("{net} ({width} units a layer), best lr each");
+            Panel { title, bands }
         })
         .collect();
     band_panels(
@@ -309,83 +190,62 @@ pub fn run(args: &HighwayArgs) -> Result<()> {
              {} (transform and gate), the paper's way of matching them. In both the input layer \
              and the transforms start He-normal (`N(0, 2 / fan_in)`, which keeps a ReLU \
              layer's output at its input's scale), gates and classifier from Burn's default. \
-             Every network trains {epochs} epochs on {train_size} images ({valid_size} for \
-             validation), batch {batch}, SGD with momentum 0.9 and weight decay 1e-4, one \
+             Every network trains {epochs} epochs on {} images ({} for validation), batch {}, \
+             SGD with momentum 0.9 and weight decay 1e-4, one \
              warm-up epoch then cosine decay, at each learning rate of {{{}}}, seeds {}; like \
              the paper's Fig. 1, each network is shown at its best rate (lowest median final \
              training loss; a run whose loss became non-finite counts as diverged).",
-            listed(&depths),
+            listed(depths),
             PLAIN_MLP_WIDTH * PLAIN_MLP_WIDTH + PLAIN_MLP_WIDTH,
             2 * (HIGHWAY_MLP_WIDTH * HIGHWAY_MLP_WIDTH + HIGHWAY_MLP_WIDTH),
-            listed(&lrs),
-            listed((0..seeds).map(|s| args.common.seed + s)),
+            a.train_size,
+            a.valid_size,
+            a.batch_size,
+            listed(lrs),
+            listed(&seeds),
         ),
         &setup.command,
     );
-    report.commands.extend(
-        trials
-            .iter()
-            .filter_map(|t| t.run.as_ref().ok().map(|r| r.command.clone())),
-    );
+    report.commands.extend(results.commands());
     report.sections.push(format!(
         "## Results\n\n{}\nLosses and accuracies are medians over the seeds.\n\n{}\n\n\
          ![training loss by depth](highway.png)\n\nRaw numbers: `highway.csv` (one row per \
          network, rate, seed and epoch; a row with epoch 0 and NaN marks a run stopped by a \
          non-finite loss).",
         table.markdown(),
-        findings(&best, &depths)
+        findings(&|net, depth| loss(net, depth, best_lr(net, depth)), depths)
     ));
     report.write(&setup.dir)
 }
 
-/// Sentences read off the best-rate losses: each family from the shallowest to the deepest,
-/// and the two families depth by depth.
-fn findings(best: &[(&str, usize, f64, f64)], depths: &[usize]) -> String {
-    let loss = |net: &str, depth: usize| {
-        best.iter()
-            .find(|b| b.0 == net && b.1 == depth)
-            .map_or(f64::NAN, |b| b.3)
-    };
-    let text = |l: f64| {
-        if l.is_finite() {
-            num(l, 3)
-        } else {
-            "diverged".into()
-        }
-    };
+/// Sentences read off the best-rate losses (`loss(net, depth)`): each family from the
+/// shallowest to the deepest, and the two families depth by depth.
+fn findings(loss: &dyn Fn(&str, usize) -> f64, depths: &[usize]) -> String {
     let mut lines = vec!["## What the numbers say\n".to_string()];
-    for net in NETS {
-        let by_depth = listed(
-            depths
-                .iter()
-                .map(|&d| format!("{} at {d}", text(loss(net, d)))),
-        );
+    for (net, _) in NETS {
+        let at = |d: &usize| format!("{} at {d}", loss_cell(loss(net, *d), 3));
         let (first, last) = (loss(net, depths[0]), loss(net, depths[depths.len() - 1]));
-        let trend = if last > first {
-            "higher than"
-        } else if last < first {
-            "lower than"
-        } else {
-            "the same as"
+        let trend = match last.partial_cmp(&first) {
+            Some(Ordering::Greater) => "higher than",
+            Some(Ordering::Less) => "lower than",
+            _ => "the same as",
         };
         lines.push(format!(
-            "- {net}: final training loss at the best rate {by_depth} layers; the deepest \
-             network's is {trend} the shallowest's."
+            "- {net}: final training loss at the best rate {} layers; the deepest network's is \
+             {trend} the shallowest's.",
+            listed(depths.iter().map(at))
         ));
     }
-    let below: Vec<String> = depths
-        .iter()
+    let below: Vec<&usize> = (depths.iter())
         .filter(|&&d| loss("highway", d) < loss("plain", d))
-        .map(|d| d.to_string())
         .collect();
     lines.push(format!(
         "- The highway network's loss is below the plain network's at {} of {} depths{}.",
         below.len(),
         depths.len(),
-        if below.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", below.join(", "))
+        match below.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", listed(below)),
         }
     ));
     lines.join("\n")

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use skipnet_data::registry::{DatasetKind, DatasetSpec, open as open_dataset};
-use skipnet_train::plots::Series;
-use skipnet_train::{Backend, RunOptions, RunResult, TrainSpec};
+use skipnet_train::{Backend, ScheduleKind, SpecOverrides, Sweep};
+
+use report::listed;
 
 use crate::cli::{BackendArg, ClosedSet, select_backend};
 
@@ -57,6 +58,52 @@ pub struct CommonArgs {
     seed: u64,
 }
 
+/// Flags that change single values of an experiment's recipe (each a field of
+/// [`SpecOverrides`], applied after the experiment's own values).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RecipeArgs {
+    /// Epochs per network.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Training images, a seeded subset.
+    #[arg(long)]
+    train_size: Option<usize>,
+    /// Validation images, a seeded subset.
+    #[arg(long)]
+    valid_size: Option<usize>,
+    /// Images per batch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// SGD learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// step (÷10 at 50 % and 75 % of the epochs), cosine or constant.
+    #[arg(long, value_parser = ClosedSet::<ScheduleKind>::new())]
+    schedule: Option<ScheduleKind>,
+}
+
+impl RecipeArgs {
+    /// The flags as overrides of a spec.
+    fn overrides(&self) -> SpecOverrides {
+        SpecOverrides {
+            epochs: self.epochs,
+            train_size: self.train_size,
+            valid_size: self.valid_size,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            schedule: self.schedule,
+            ..SpecOverrides::default()
+        }
+    }
+}
+
+impl CommonArgs {
+    /// `n` seeds from `--seed` on.
+    fn seeds(&self, n: u64) -> Vec<u64> {
+        (0..n).map(|s| self.seed + s).collect()
+    }
+}
+
 pub fn run(command: &ExperimentCommand) -> Result<()> {
     match command {
         ExperimentCommand::Gradients(a) => gradients::run(a),
@@ -69,8 +116,19 @@ pub fn run(command: &ExperimentCommand) -> Result<()> {
 }
 
 /// The dataset an experiment runs on: `requested`, or the first of `real` whose files are
-/// there, else `fallback` (built in). The sentence says which, and how to get the real one.
+/// there, else `fallback` (built in). The sentence, printed, says which, and how to get the
+/// real one.
 fn pick_dataset(
+    requested: Option<DatasetKind>,
+    real: &[DatasetKind],
+    fallback: DatasetKind,
+) -> (DatasetKind, String) {
+    let (kind, note) = choose_dataset(requested, real, fallback);
+    println!("{note}");
+    (kind, note)
+}
+
+fn choose_dataset(
     requested: Option<DatasetKind>,
     real: &[DatasetKind],
     fallback: DatasetKind,
@@ -100,6 +158,29 @@ fn pick_dataset(
             missing.join("; ")
         ),
     )
+}
+
+/// Measures what `sweep` will cost on `backend` before it runs ([`Sweep::estimate`]), prints
+/// it and returns the sentence for the report.
+fn expected_time(sweep: &Sweep, backend: Backend) -> Result<String> {
+    let estimate = sweep.estimate(backend)?;
+    let steps = listed(estimate.cells.iter().map(|(label, seconds, steps)| {
+        let batch = sweep
+            .cells
+            .iter()
+            .find(|c| c.label == *label)
+            .map_or(0, |c| c.spec.batch_size);
+        format!("{label} {seconds:.3} s × {steps} (batch {batch})")
+    }));
+    let line = format!(
+        "Expected time of the training steps on {backend} here: {:.0} min ({} networks × {} \
+         seeds; measured s/step × steps per run: {steps}); validation comes on top.",
+        estimate.total_seconds / 60.0,
+        sweep.cells.len(),
+        sweep.seeds.len(),
+    );
+    println!("{line}");
+    Ok(line)
 }
 
 /// Where an experiment writes, after checking it will not silently replace an earlier one.
@@ -141,65 +222,4 @@ fn setup(common: &CommonArgs, name: &str) -> Result<Option<Setup>> {
         backend,
         command,
     }))
-}
-
-/// One training run of an experiment, and the `cargo xtask train` command that repeats it.
-struct TrainRun {
-    result: RunResult,
-    command: String,
-}
-
-impl TrainRun {
-    fn last(&self, split: &str, metric: &str) -> f64 {
-        self.result.last(split, metric)
-    }
-    /// `metric` of `split` per epoch, as a plot series named `label`, mapped by `f`.
-    fn series(&self, label: &str, split: &str, metric: &str, f: fn(f64) -> f64) -> Series {
-        Series {
-            label: label.into(),
-            points: self
-                .result
-                .history
-                .iter()
-                .filter_map(|r| Some((r.epoch as f64, f(r.get(split, metric)?))))
-                .collect(),
-        }
-    }
-    fn seconds_per_epoch(&self) -> f64 {
-        self.result.seconds_per_epoch()
-    }
-}
-
-/// As [`train`], but a run stopped by a non-finite loss is `Ok(Err(message))`, a result of
-/// the experiment rather than its failure.
-fn train_or_diverge(
-    setup: &Setup,
-    name: &str,
-    spec: &TrainSpec,
-) -> Result<std::result::Result<TrainRun, String>> {
-    match train(setup, name, spec) {
-        Ok(run) => Ok(Ok(run)),
-        Err(e) => match e.downcast_ref::<skipnet_train::TrainError>() {
-            Some(skipnet_train::TrainError::NonFinite { .. }) => {
-                println!("   diverged: {e}");
-                Ok(Err(e.to_string()))
-            }
-            _ => Err(e),
-        },
-    }
-}
-
-/// Trains `spec` quietly into `setup.dir/runs/name` and hands back its result.
-fn train(setup: &Setup, name: &str, spec: &TrainSpec) -> Result<TrainRun> {
-    let options = RunOptions::new(setup.dir.join("runs").join(name))
-        .with_backend(setup.backend)
-        .with_quiet(true);
-    // The run's own record replays it: `cargo xtask train --config <run folder>`.
-    let command = format!(
-        "cargo xtask train --config {}",
-        options.dir.join("config.json").display()
-    );
-    println!("\n== {name} ({}): {}", spec.arch(), options.dir.display());
-    let result = skipnet_train::run(spec, &options)?;
-    Ok(TrainRun { result, command })
 }

@@ -76,29 +76,9 @@ impl Report {
     }
 }
 
-/// Writes a CSV file atomically, through the `csv` crate: a field holding a comma, a quote or a
-/// line break is quoted, so every row has the header's number of fields.
-pub fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
-    let bytes = csv_bytes(header, rows).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    write_bytes_atomically(path, &bytes)
-        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
-}
-
-fn csv_bytes(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(header)?;
-    for row in rows {
-        if row.len() != header.len() {
-            return Err(anyhow!(
-                "a row of {} fields under a header of {}: {row:?}",
-                row.len(),
-                header.len()
-            ));
-        }
-        writer.write_record(row)?;
-    }
-    writer.into_inner().map_err(|e| anyhow!("{e}"))
-}
+use skipnet_train::Metric;
+pub use skipnet_train::sweep::write_csv;
+use skipnet_train::sweep::{Spread, SweepResults};
 
 /// `x` with `digits` decimals, or `–` for NaN.
 pub fn num(x: f64, digits: usize) -> String {
@@ -120,21 +100,54 @@ pub fn sci(x: f64) -> String {
     }
 }
 
-/// Median (the mean of the middle two for an even count), min and max of the finite values;
-/// NaN for all three when there are none.
-pub fn median_min_max(values: &[f64]) -> (f64, f64, f64) {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return (f64::NAN, f64::NAN, f64::NAN);
+/// `median (min–max)` of the finite `values` with `digits` decimals (only the median for a
+/// single value).
+pub fn spread_cell(values: &[f64], digits: usize) -> String {
+    let s = Spread::of(values);
+    match values.len() {
+        1 => num(s.median, digits),
+        _ => format!(
+            "{} ({}–{})",
+            num(s.median, digits),
+            num(s.min, digits),
+            num(s.max, digits)
+        ),
     }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
+}
+
+/// `a's final {what} is above b's in n of N seeds (seed 0: 12.3 vs 10.1; …)`, comparing
+/// `map(metric)` seed by seed.
+pub fn above_by_seed(
+    results: &SweepResults,
+    [a, b]: [&str; 2],
+    (what, metric, map): (&str, Metric, fn(f64) -> f64),
+) -> String {
+    let pairs = results.pairs(a, b, metric);
+    let above = pairs.iter().filter(|(_, x, y)| map(*x) > map(*y)).count();
+    let detail: Vec<String> = (pairs.iter())
+        .map(|(seed, x, y)| format!("seed {seed}: {} vs {}", num(map(*x), 1), num(map(*y), 1)))
+        .collect();
+    format!(
+        "{a}'s final {what} is above {b}'s in {above} of {} seeds ({})",
+        pairs.len(),
+        detail.join("; ")
+    )
+}
+
+/// `median (min–max)` in scientific notation, and how many values were not finite.
+pub fn sci_range(values: &[f64]) -> String {
+    let Spread { median, min, max } = Spread::of(values);
+    let bad = values.iter().filter(|x| !x.is_finite()).count();
+    let text = if median.is_finite() {
+        format!("{} ({}–{})", sci(median), sci(min), sci(max))
     } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
+        "–".into()
     };
-    (median, v[0], v[n - 1])
+    if bad > 0 {
+        format!("{text}, {bad} non-finite")
+    } else {
+        text
+    }
 }
 
 /// `items` written out, comma-separated.
@@ -151,37 +164,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_min_max_of_the_finite_values() {
-        assert_eq!(median_min_max(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
-        assert_eq!(
-            median_min_max(&[4.0, 1.0, f64::NAN, 2.0, 3.0]),
-            (2.5, 1.0, 4.0)
-        );
-        assert!(median_min_max(&[f64::NAN]).0.is_nan());
-        assert!(median_min_max(&[]).2.is_nan());
+    fn spread_cells_show_a_range_only_for_several_values() {
+        assert_eq!(spread_cell(&[3.0, 1.0, 2.0], 1), "2.0 (1.0–3.0)");
+        assert_eq!(spread_cell(&[2.25], 1), "2.2");
+        assert_eq!(spread_cell(&[f64::NAN, f64::NAN], 1), "– (–––)");
     }
 
     #[test]
-    fn csv_fields_with_commas_are_quoted_and_read_back_whole() {
-        let rows = vec![
-            vec![
-                "U-Net, BCE + Dice".to_string(),
-                "say \"hi\"".into(),
-                "1.5".into(),
-            ],
-            vec!["Otsu".to_string(), "a\nb".into(), "2".into()],
-        ];
-        let bytes = csv_bytes(&["method", "note", "dice"], &rows).unwrap();
-        let mut reader = csv::Reader::from_reader(bytes.as_slice());
-        let back: Vec<Vec<String>> = reader
-            .records()
-            .map(|r| r.unwrap().iter().map(str::to_string).collect())
-            .collect();
-        assert_eq!(back, rows);
-        let short = csv_bytes(&["a", "b"], &[vec!["1".into()]]).unwrap_err();
-        assert!(
-            short.to_string().contains("1 fields under a header of 2"),
-            "{short}"
+    fn ranges_count_the_non_finite_values() {
+        assert_eq!(
+            sci_range(&[1.0, f64::INFINITY]),
+            "1.00e0 (1.00e0–1.00e0), 1 non-finite"
         );
     }
 

@@ -1,20 +1,23 @@
 //! Exercise 3: U-Net trained on synthetic cells; Dice and IoU on held-out synthetic images and
 //! on every real image/mask pair of `--eval-dir`, with overlays.
 
+use std::cmp::Ordering;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use burn::data::dataset::Dataset;
 use clap::Args;
-use skipnet_data::registry::{DatasetKind, DatasetSpec};
+use skipnet_data::SegmentationItem;
+use skipnet_data::registry::DatasetKind;
 use skipnet_data::segmentation::SegmentationFolder;
 use skipnet_data::synthetic::SyntheticCells;
-use skipnet_models::{Model, ModelConfig, UNetConfig};
-use skipnet_train::TrainSpec;
+use skipnet_models::Model;
 use skipnet_train::plots::{Series, line_chart};
-use skipnet_train::segmentation::score_masks;
+use skipnet_train::segmentation::{score_masks, write_object_overlays};
+use skipnet_train::{Cell, Metric, MetricKey, SpecOverrides, Sweep};
 
 use super::report::{Report, Table, num, write_csv};
-use super::{CommonArgs, setup, train};
+use super::{CommonArgs, setup};
 
 #[derive(Args, Debug)]
 pub struct SegmentationArgs {
@@ -42,11 +45,11 @@ pub struct SegmentationArgs {
 
 /// The figures each method gets on each evaluation set, in this order: pooled Dice, pooled
 /// IoU, F1 at IoU 0.5, DSB2018 score (all %).
-const FIGURES: [(&str, &str); 4] = [
-    ("dice", "Dice %"),
-    ("iou", "IoU %"),
-    ("f1_iou50", "F1@0.5 %"),
-    ("dsb2018", "DSB2018 %"),
+const FIGURES: [MetricKey; 4] = [
+    MetricKey::Dice,
+    MetricKey::IoU,
+    MetricKey::F1IoU50,
+    MetricKey::Dsb2018,
 ];
 
 /// The two U-Nets the experiment trains: the plain loss and the paper's border weighting.
@@ -54,6 +57,12 @@ const VARIANTS: [(&str, f64); 2] = [
     ("U-Net, BCE + Dice", 0.0),
     ("U-Net, border-weighted (w0 = 10, σ = 5)", 10.0),
 ];
+
+/// The baseline's name in the table.
+const OTSU: &str = "Otsu threshold + components";
+
+/// One line of the table: method, evaluation set, images, and the [`FIGURES`].
+type Row = (String, String, usize, [f64; 4]);
 
 pub fn run(args: &SegmentationArgs) -> Result<()> {
     let Some(setup) = setup(&args.common, "segmentation")? else {
@@ -71,96 +80,63 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
         )
     };
     // Read the real pairs first: a bad --eval-dir fails before any training.
-    let real = match &args.eval_dir {
-        Some(dir) => Some(SegmentationFolder::open(dir)?.with_channels(1)),
-        None => None,
-    };
+    let real = args
+        .eval_dir
+        .as_ref()
+        .map(|dir| SegmentationFolder::open(dir))
+        .transpose()?;
+    let real = real.map(|folder| folder.with_channels(1));
     // Held out: a seed the training and validation sets never used.
     let held_out = SyntheticCells::new(args.common.seed ^ 0x7E57, test_size, side)?;
     let overlays = setup.dir.join("overlays");
     std::fs::create_dir_all(&overlays)?;
-    let mut sets: Vec<(
-        String,
-        &dyn burn::data::dataset::Dataset<skipnet_data::SegmentationItem>,
-    )> = vec![("synthetic-cells (held out)".to_string(), &held_out)];
+    let mut sets: Vec<(String, &dyn Dataset<SegmentationItem>)> =
+        vec![("synthetic-cells (held out)".to_string(), &held_out)];
     if let (Some(real), Some(dir)) = (&real, &args.eval_dir) {
         sets.push((format!("{} (real)", dir.display()), real));
     }
-    // rows: (method, set, evaluation)
-    let mut results: Vec<(String, String, skipnet_train::Evaluation)> = Vec::new();
-    let mut runs = Vec::new();
-    for (v, (name, w0)) in VARIANTS.iter().enumerate() {
-        // `cargo xtask train`'s segmentation recipe (AdamW 1e-3, cosine, batch 8).
-        let mut spec = TrainSpec::for_dataset(
-            "unet",
-            DatasetSpec::new(DatasetKind::SyntheticCells)
-                .with_sizes(Some(train_size), Some((train_size / 4).max(2)))
-                .with_image_size(Some(side)),
-        )?
-        .with_epochs(epochs)
-        .with_seed(args.common.seed);
-        spec.border_weight = Some(*w0);
-        if let ModelConfig::UNet(unet) = &spec.model {
-            spec.model = ModelConfig::UNet(UNetConfig {
-                base_width: width,
-                ..unet.clone()
-            });
-        }
-        let run = train(&setup, &format!("unet-w0-{w0}"), &spec)?;
-        let Model::UNet(unet) = &run.result.model else {
-            anyhow::bail!("the segmentation run did not produce a U-Net");
-        };
-        for (set, data) in &sets {
+    // `cargo xtask train --dataset synthetic-cells`'s recipe (AdamW 1e-3, cosine, batch 8).
+    let cells = VARIANTS
+        .iter()
+        .map(|&(name, w0)| {
+            let spec = SpecOverrides {
+                dataset: Some(DatasetKind::SyntheticCells),
+                epochs: Some(epochs),
+                train_size: Some(train_size),
+                valid_size: Some((train_size / 4).max(2)),
+                image_size: Some(side),
+                border_weight: Some(w0),
+                width: Some(width),
+                ..SpecOverrides::default()
+            };
+            Ok(Cell::new(name, spec.resolve()?).with_folder(format!("unet-w0-{w0}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let runs = Sweep::single_seed(cells, args.common.seed).run(&setup.dir, setup.backend)?;
+    // Grouped by evaluation set: Otsu first, then the U-Nets in order.
+    let mut rows: Vec<Row> = Vec::new();
+    for (s, (set, data)) in sets.iter().enumerate() {
+        for (v, ((_, w0), run)) in VARIANTS.iter().zip(&runs.runs).enumerate() {
+            let Some(Model::UNet(unet)) = run.result().map(|r| &r.model) else {
+                anyhow::bail!("the segmentation run did not produce a U-Net");
+            };
             let eval = skipnet_train::evaluate_segmenter(unet, *data)?;
             if v == 0 {
-                results.push((
-                    "Otsu threshold + components".into(),
-                    set.clone(),
-                    otsu_of(&eval),
-                ));
+                let otsu = FIGURES.map(|key| eval.otsu(key));
+                rows.push((OTSU.into(), set.clone(), eval.items, otsu));
+                write_object_overlays(None, *data, 3, &overlays, &format!("objects-otsu-set{s}"))?;
             }
-            results.push((name.to_string(), set.clone(), eval));
+            let figures = FIGURES.map(|key| eval.value(key));
+            rows.push((run.label.clone(), set.clone(), eval.items, figures));
+            let prefix = format!("objects-w0-{w0}-set{s}");
+            write_object_overlays(Some(unet), *data, 3, &overlays, &prefix)?;
+            let (count, prefix, drawn) = match s {
+                0 => (test_size, format!("w0-{w0}-synthetic"), 3),
+                _ => (usize::MAX, format!("w0-{w0}-real"), 6),
+            };
+            score_masks(unet, *data, count, Some((&overlays, &prefix, drawn)))?;
         }
-        for (s, (_, data)) in sets.iter().enumerate() {
-            object_overlays(
-                &overlays,
-                &format!("objects-w0-{w0}-set{s}"),
-                *data,
-                Some(unet),
-            )?;
-            if v == 0 {
-                object_overlays(&overlays, &format!("objects-otsu-set{s}"), *data, None)?;
-            }
-        }
-        let prefix = format!("w0-{w0}-synthetic");
-        score_masks(unet, &held_out, test_size, Some((&overlays, &prefix, 3)))?;
-        if let Some(real) = &real {
-            score_masks(
-                unet,
-                real,
-                usize::MAX,
-                Some((&overlays, &format!("w0-{w0}-real"), 6)),
-            )?;
-        }
-        runs.push(run);
     }
-    // Grouped by evaluation set, Otsu first, then the U-Nets in order.
-    let set_order: Vec<String> = sets.iter().map(|(name, _)| name.clone()).collect();
-    let method_rank = |m: &str| {
-        VARIANTS
-            .iter()
-            .position(|(name, _)| *name == m)
-            .map_or(0, |i| i + 1)
-    };
-    results.sort_by_key(|(method, set, _)| {
-        (
-            set_order
-                .iter()
-                .position(|s| s == set)
-                .unwrap_or(usize::MAX),
-            method_rank(method),
-        )
-    });
     let mut table = Table::new(&[
         "method",
         "evaluation set",
@@ -170,28 +146,30 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
         "F1@0.5 %",
         "DSB2018 %",
     ]);
-    let mut rows = Vec::new();
-    for (method, set, eval) in &results {
-        let mut cells = vec![method.clone(), set.clone(), eval.items.to_string()];
-        let mut csv = vec![method.clone(), set.clone(), eval.items.to_string()];
-        for (key, _) in FIGURES {
-            cells.push(num(eval.get(key), 2));
-            csv.push(format!("{}", eval.get(key)));
-        }
-        table.row(cells);
-        rows.push(csv);
+    let mut csv = Vec::new();
+    for (method, set, items, figures) in &rows {
+        let head = [method.clone(), set.clone(), items.to_string()];
+        table.row([&head[..], &figures.map(|f| num(f, 2))].concat());
+        csv.push([&head[..], &figures.map(|f| format!("{f}"))].concat());
     }
     write_csv(
         &setup.dir.join("segmentation.csv"),
         &[
             "method", "set", "images", "dice", "iou", "f1_iou50", "dsb2018",
         ],
-        &rows,
+        &csv,
     )?;
     let mut series: Vec<Series> = Vec::new();
-    for ((name, _), run) in VARIANTS.iter().zip(&runs) {
-        for (key, label) in [("dice", "Dice"), ("dsb2018", "DSB2018")] {
-            series.push(run.series(&format!("{name}: {label}"), "valid", key, |v| v));
+    for run in runs.runs.iter() {
+        for (metric, name) in [
+            (Metric::VALID_DICE, "Dice"),
+            (Metric::VALID_DSB2018, "DSB2018"),
+        ] {
+            let label = format!("{}: {name}", run.label);
+            series.push(Series {
+                label,
+                points: run.curve(metric),
+            });
         }
     }
     line_chart(
@@ -202,7 +180,7 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
         &series,
         false,
     )?;
-    let findings = findings(&results, &sets[0].0);
+    let findings = findings(&rows, &sets[0].0);
     let mut report = Report::new(
         "U-Net on synthetic cells: plain loss, border-weighted loss, Otsu baseline",
         &format!(
@@ -223,9 +201,7 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
         ),
         &setup.command,
     );
-    for run in &runs {
-        report.commands.push(run.command.clone());
-    }
+    report.commands.extend(runs.commands());
     let pictures: Vec<String> = VARIANTS
         .iter()
         .map(|(name, w0)| {
@@ -245,72 +221,18 @@ pub fn run(args: &SegmentationArgs) -> Result<()> {
     report.write(&setup.dir)
 }
 
-/// Object overlays of the first [`OBJECT_OVERLAYS`] items of `data`: `unet`'s objects (the
-/// components of its mask), or Otsu's with `None`, outlined by their fate — matched green,
-/// merged red, split orange, other blue; missed true objects yellow.
-fn object_overlays(
-    dir: &std::path::Path,
-    prefix: &str,
-    data: &dyn burn::data::dataset::Dataset<skipnet_data::SegmentationItem>,
-    unet: Option<&skipnet_models::UNet>,
-) -> Result<()> {
-    use skipnet_data::labels::otsu_instances;
-    for i in 0..data.len().min(OBJECT_OVERLAYS) {
-        let item = data
-            .get(i)
-            .map_err(|e| anyhow::anyhow!("item {i} of the evaluation set: {e}"))?;
-        let (h, w) = (item.image.height, item.image.width);
-        let truth = item.instance_ids();
-        let predicted = match unet {
-            Some(unet) => {
-                let logits = skipnet_train::segmentation::mask_logits(unet, &item)?;
-                skipnet_train::instances::logit_objects(&logits, h, w).0
-            }
-            None => otsu_instances(&item.image).1,
-        };
-        let overlay = skipnet_train::instances::object_overlay(&item.image, &truth, &predicted);
-        skipnet_data::image::save_png(&overlay, &dir.join(format!("{prefix}_{i:03}.png")))?;
-    }
-    Ok(())
-}
-
-/// Object overlays written per method and evaluation set.
-const OBJECT_OVERLAYS: usize = 3;
-
-/// The Otsu figures of an evaluation, under the U-Net's keys.
-fn otsu_of(eval: &skipnet_train::Evaluation) -> skipnet_train::Evaluation {
-    skipnet_train::Evaluation {
-        items: eval.items,
-        metrics: FIGURES
-            .iter()
-            .map(|(key, _)| (key.to_string(), eval.get(&format!("otsu_{key}"))))
-            .collect(),
-        classes: Vec::new(),
-        confusion: Vec::new(),
-    }
-}
-
 /// What the held-out table shows, in words taken from its numbers.
-fn findings(results: &[(String, String, skipnet_train::Evaluation)], held_out: &str) -> String {
-    let get = |method: &str, key: &str| {
-        results
-            .iter()
-            .find(|(m, s, _)| m.starts_with(method) && s == held_out)
-            .map_or(f64::NAN, |(_, _, e)| e.get(key))
+fn findings(rows: &[Row], held_out: &str) -> String {
+    let dsb2018 = |method: &str| {
+        rows.iter()
+            .find(|(m, s, _, _)| m.starts_with(method) && s == held_out)
+            .map_or(f64::NAN, |row| row.3[3])
     };
-    let (plain, border, otsu) = (
-        get(VARIANTS[0].0, "dsb2018"),
-        get(VARIANTS[1].0, "dsb2018"),
-        get("Otsu", "dsb2018"),
-    );
-    let compare = |a: f64, b: f64| {
-        if a > b {
-            "above"
-        } else if a < b {
-            "below"
-        } else {
-            "equal to"
-        }
+    let [plain, border, otsu] = [VARIANTS[0].0, VARIANTS[1].0, OTSU].map(dsb2018);
+    let compare = |a: f64, b: f64| match a.partial_cmp(&b) {
+        Some(Ordering::Greater) => "above",
+        Some(Ordering::Less) => "below",
+        _ => "equal to",
     };
     format!(
         "On the held-out synthetic cells the border-weighted U-Net's DSB2018 score ({border:.2} %) \

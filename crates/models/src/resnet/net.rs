@@ -16,7 +16,7 @@ use crate::fold::{fold_each, fold_optional};
 use crate::interop::TorchLayout;
 use crate::layers::{FeatureShape, LayerCost, batch_norm, chain_cost, conv2d, maybe_norm};
 use crate::params::trainable_params;
-use crate::registry::{Architecture, Family, Model, ModelConfig, Named, ZooModel};
+use crate::registry::{Architecture, Family, Model, ModelConfig, ModelOutput, Named, ZooModel};
 use crate::summary::{StageSummary, stage};
 
 /// Which residual block a [`ResNet`] stacks.
@@ -436,8 +436,8 @@ impl ZooModel for ResNet {
         Some(("fc", &self.fc))
     }
 
-    fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
-        Some(self.forward(x))
+    fn forward_output(&self, x: Tensor<4>) -> ModelOutput {
+        ModelOutput::Logits(self.forward(x))
     }
 
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError> {

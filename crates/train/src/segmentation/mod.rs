@@ -20,7 +20,7 @@ pub mod render;
 
 pub use loss::{bce_dice_loss, weighted_bce_dice_loss};
 pub use metrics::*;
-pub use render::{mask_logits, score_masks, write_overlays};
+pub use render::{mask_logits, score_masks, write_object_overlays, write_overlays};
 
 /// What one segmentation step yields for the metrics.
 #[derive(Debug, Clone)]

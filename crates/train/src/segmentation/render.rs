@@ -95,3 +95,33 @@ pub fn write_overlays(
     score_masks(unet, valid, count, Some((dir, "valid", count)))?;
     Ok(count)
 }
+
+/// Object overlays of the first `count` items of `data`, saved as `dir/{prefix}_{i:03}.png`:
+/// `unet`'s objects (the 8-connected components of its mask), or with `None` those of a global
+/// Otsu threshold, outlined by their fate ([`crate::instances::object_overlay`]: matched green,
+/// merged red, split orange, other blue; missed true objects yellow). Returns how many.
+pub fn write_object_overlays(
+    unet: Option<&UNet>,
+    data: &dyn burn::data::dataset::Dataset<skipnet_data::SegmentationItem>,
+    count: usize,
+    dir: &std::path::Path,
+    prefix: &str,
+) -> Result<usize, TrainError> {
+    let count = data.len().min(count);
+    for i in 0..count {
+        let item = data
+            .get(i)
+            .map_err(|e| TrainError::invalid("evaluation item", format!("{i}: {e}")))?;
+        let (h, w) = (item.image.height, item.image.width);
+        let predicted = match unet {
+            Some(unet) => crate::instances::logit_objects(&mask_logits(unet, &item)?, h, w).0,
+            None => skipnet_data::labels::otsu_instances(&item.image).1,
+        };
+        let overlay =
+            crate::instances::object_overlay(&item.image, &item.instance_ids(), &predicted);
+        let path = dir.join(format!("{prefix}_{i:03}.png"));
+        skipnet_data::image::save_png(&overlay, &path)
+            .map_err(|e| TrainError::file(&path, format!("cannot write: {e}")))?;
+    }
+    Ok(count)
+}
