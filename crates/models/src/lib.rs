@@ -17,6 +17,7 @@ pub mod init;
 #[cfg(feature = "interop")]
 pub mod interop;
 pub mod layers;
+pub mod output;
 pub mod params;
 pub mod registry;
 pub mod resnet;

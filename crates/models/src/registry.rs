@@ -31,6 +31,7 @@ use crate::highway::{HighwayConv, HighwayConvConfig, HighwayMlp, HighwayMlpConfi
 #[cfg(feature = "interop")]
 use crate::interop::TorchLayout;
 use crate::layers::FeatureShape;
+pub use crate::output::ModelOutput;
 use crate::params::trainable_params;
 use crate::resnet::{ResNet, ResNetConfig};
 use crate::summary::{ModelSummary, StageSummary};
@@ -117,51 +118,18 @@ pub trait ZooModel {
     /// Class logits, `[batch, channels, height, width]` → `[batch, num_classes]`; `None` for
     /// segmentation networks.
     fn forward_classification(&self, x: Tensor<4>) -> Option<Tensor<2>> {
-        match self.forward_output(x) {
-            ModelOutput::Logits(logits) => Some(logits),
-            ModelOutput::MaskLogits(_) => None,
-        }
+        self.forward_output(x).logits()
     }
     /// Per-pixel logits, `[batch, channels, height, width]` → `[batch, out, height, width]`;
     /// `None` for classifiers.
     fn forward_segmentation(&self, x: Tensor<4>) -> Option<Tensor<4>> {
-        match self.forward_output(x) {
-            ModelOutput::MaskLogits(logits) => Some(logits),
-            ModelOutput::Logits(_) => None,
-        }
+        self.forward_output(x).mask_logits()
     }
     /// Stage-by-stage output shape, parameters and FLOPs for one input of shape `input`.
     fn stages(&self, input: FeatureShape) -> Result<Vec<StageSummary>, ModelError>;
     /// The PyTorch key layout the family is exchanged in.
     #[cfg(feature = "interop")]
     fn torch_layout(&self) -> TorchLayout;
-}
-
-/// A network's output, by task ([`Model::forward`]).
-#[derive(Debug, Clone)]
-pub enum ModelOutput {
-    /// Class logits, `[batch, num_classes]`.
-    Logits(Tensor<2>),
-    /// Per-pixel logits, `[batch, out_channels, height, width]`.
-    MaskLogits(Tensor<4>),
-}
-
-impl ModelOutput {
-    /// The output's values and shape, on the host.
-    pub fn into_data(self) -> burn::tensor::TensorData {
-        match self {
-            ModelOutput::Logits(t) => t.into_data(),
-            ModelOutput::MaskLogits(t) => t.into_data(),
-        }
-    }
-
-    /// The sum of all values (reading it waits for the forward pass on lazy backends).
-    pub fn sum(self) -> Tensor<1> {
-        match self {
-            ModelOutput::Logits(t) => t.sum(),
-            ModelOutput::MaskLogits(t) => t.sum(),
-        }
-    }
 }
 
 /// Every name `list` shows, family by family.
