@@ -31,6 +31,7 @@ use crate::backend::Backend;
 use crate::error::{Result, TrainError};
 use crate::history::{EpochRecord, write_atomically};
 use crate::metric::Metric;
+use crate::progress::{duration, remaining};
 use crate::run::{RunResult, run};
 use crate::spec::{RunOptions, TrainSpec};
 use crate::task::task_of;
@@ -236,19 +237,17 @@ impl Sweep {
                 .with_quiet(true);
             let spec = cell.spec.clone().with_seed(seed);
             let elapsed = started.elapsed().as_secs_f64();
+            let left = remaining(elapsed, k as f64, plan.len() as f64);
             let eta = match k {
                 0 => String::new(),
-                _ => format!(
-                    ", about {} left",
-                    minutes(elapsed / k as f64 * (plan.len() - k) as f64)
-                ),
+                _ => format!(", about {} left", duration(left)),
             };
             println!(
                 "\n== run {}/{}: {name} ({}), {} elapsed{eta}: {}",
                 k + 1,
                 plan.len(),
                 spec.arch(),
-                minutes(elapsed),
+                duration(elapsed),
                 options.dir.display()
             );
             let outcome = match run(&spec, &options) {
@@ -282,14 +281,6 @@ pub struct Estimate {
     pub cells: Vec<(String, f64, usize)>,
     /// Seconds of all the sweep's training steps (validation and start-up come on top).
     pub total_seconds: f64,
-}
-
-fn minutes(seconds: f64) -> String {
-    if seconds < 60.0 {
-        format!("{seconds:.0} s")
-    } else {
-        format!("{:.1} min", seconds / 60.0)
-    }
 }
 
 /// One trained (cell, seed).
