@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use burn::tensor::Device;
 use clap::Args;
+use skipnet_models::hub;
 use skipnet_models::{Model, ModelConfig, UNetConfig};
 use skipnet_train::folder::open_weights_at;
 
@@ -17,8 +18,11 @@ pub struct ModelArgs {
     /// Architecture (when --weights is a run folder, its config.json decides).
     #[arg(value_parser = ArchName)]
     pub arch: String,
-    /// A run folder (its config.json and model.bpk), or a weights file: .pth/.pt/.bin
-    /// (PyTorch state_dict or checkpoint), .safetensors (PyTorch or Burn names) or .bpk.
+    /// A run folder (its config.json and model.bpk), a weights file: .pth/.pt/.bin (PyTorch
+    /// state_dict or checkpoint), .safetensors (PyTorch or Burn names) or .bpk — or torchvision's
+    /// published weights by name: `torchvision:resnet50` (its default) or
+    /// `torchvision:resnet50.IMAGENET1K_V1`, downloaded once into `$SKIPNET_HOME/hub` (else
+    /// `~/.cache/skipnet/hub`) and checked against their hash.
     #[arg(long)]
     pub weights: PathBuf,
     /// Classes of the weights (when not a run folder).
@@ -70,6 +74,26 @@ impl ModelArgs {
     /// The model with its weights loaded (strictly), on `device`; its recipe, and the weights
     /// file it came from.
     pub fn load(&self, device: &Device) -> Result<(Model, ModelRecipe, PathBuf)> {
+        if let Some(name) = self
+            .weights
+            .to_str()
+            .filter(|_| hub::is_hub_name(&self.weights))
+        {
+            let weights = hub::lookup(name)?;
+            if weights.arch != self.arch {
+                anyhow::bail!("{name} are weights for {}, not {}", weights.arch, self.arch);
+            }
+            let file = hub::Hub::new().fetch(weights)?;
+            let named = ModelArgs {
+                weights: file,
+                arch: self.arch.clone(),
+                num_classes: self.num_classes,
+                in_channels: self.in_channels,
+                width: self.width,
+                checkpoint: self.checkpoint,
+            };
+            return named.load(device);
+        }
         if self.weights.is_dir() {
             // A run folder's config.json decides: a flag describing the weights would do
             // nothing.

@@ -13,6 +13,8 @@ pub mod densenet;
 pub mod error;
 pub mod fold;
 pub mod highway;
+#[cfg(feature = "hub")]
+pub mod hub;
 pub mod init;
 #[cfg(feature = "interop")]
 pub mod interop;

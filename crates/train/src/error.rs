@@ -29,6 +29,9 @@ pub enum TrainError {
     /// Weights that cannot be read, written or loaded into the model.
     #[error(transparent)]
     Weights(#[from] WeightsError),
+    /// Pretrained weights by name could not be had.
+    #[error(transparent)]
+    Hub(#[from] skipnet_models::hub::HubError),
     /// The backend is not usable in this build or on this machine.
     #[error(transparent)]
     Backend(#[from] BackendError),

@@ -180,7 +180,8 @@ fn init_from(model: Model, weights: &std::path::Path) -> Result<Model> {
     let path = if weights.is_dir() {
         RunFolder::new(weights).model_path()
     } else {
-        weights.to_path_buf()
+        // `torchvision:<arch>[.<tag>]`: the cached download (fetched first if needed).
+        skipnet_models::hub::resolve(weights)?
     };
     let (model, skipped) = skipnet_models::interop::load_pretrained(model, &path)?;
     println!("initialised from {}", path.display());

@@ -352,6 +352,20 @@ impl TrainSpec {
             ));
         }
         if let Some(weights) = &self.init_weights
+            && let Some(name) = weights
+                .to_str()
+                .filter(|_| skipnet_models::hub::is_hub_name(weights))
+        {
+            let hub = skipnet_models::hub::lookup(name)?;
+            if hub.arch != self.arch() {
+                return Err(TrainError::invalid(
+                    "`init_weights`",
+                    format!("{name} are weights for {}, not {}", hub.arch, self.arch()),
+                ));
+            }
+        }
+        if let Some(weights) = &self.init_weights
+            && !skipnet_models::hub::is_hub_name(weights)
             && !weights.exists()
         {
             return Err(TrainError::file(
@@ -445,8 +459,10 @@ pub struct SpecOverrides {
     #[cfg_attr(feature = "clap", arg(long, value_parser = crate::cli::ClosedSet::<Preset>::new()))]
     pub preprocess: Option<Preset>,
     /// Start from these weights (fine-tuning): a PyTorch .pth/.pt/.bin, a .safetensors or
-    /// .bpk file, or a run folder. A classifier with another number of classes is
-    /// re-initialised (its skipped keys are printed); everything else loads strictly.
+    /// .bpk file, a run folder, or torchvision's by name (`torchvision:resnet50`, or with a tag:
+    /// `torchvision:resnet50.IMAGENET1K_V1`; downloaded once into the cache). A classifier with
+    /// another number of classes is re-initialised (its skipped keys are printed); everything
+    /// else loads strictly.
     #[cfg_attr(feature = "clap", arg(long))]
     pub init_weights: Option<PathBuf>,
     /// Epochs at the start during which only the classifier is updated (default 0).
