@@ -4,7 +4,8 @@
 //! that has weights (file names, and in them the SHA-256 prefix torchvision checks);
 //! [`Hub::fetch`] downloads a file once into a cache (`$SKIPNET_HOME/hub`, else
 //! `~/.cache/skipnet/hub`), checks its hash before first use, and moves it into place only when
-//! complete and checked, so a partial download is never taken for the file.
+//! complete and checked (it is written as `<file>.partial-<pid>` until then), so a partial
+//! download is never taken for the file.
 //!
 //! ```no_run
 //! use skipnet_models::hub::{Hub, lookup};
@@ -361,7 +362,8 @@ impl Hub {
             return Ok(path);
         }
         std::fs::create_dir_all(&self.cache).map_err(|e| cache_error(&self.cache, e))?;
-        let partial = self.cache.join(format!("{}.partial", weights.file));
+        // Per process: two downloads of the same file at once do not write into each other.
+        let partial = (self.cache).join(format!("{}.partial-{}", weights.file, std::process::id()));
         let download = self.download(&url, &partial, &path);
         let got = match download {
             Ok(got) => got,
