@@ -4,8 +4,9 @@
 //! that has weights (file names, and in them the SHA-256 prefix torchvision checks);
 //! [`Hub::fetch`] downloads a file once into a cache (`$SKIPNET_HOME/hub`, else
 //! `~/.cache/skipnet/hub`), checks its hash before first use, and moves it into place only when
-//! complete and checked (it is written as `<file>.partial-<pid>` until then), so a partial
-//! download is never taken for the file.
+//! complete and checked (it is written to a hidden temporary beside it until then, the
+//! project's atomic write, `skipnet_core::atomic`), so a partial download is never taken for
+//! the file.
 //!
 //! ```no_run
 //! use skipnet_models::hub::{Hub, lookup};
@@ -362,8 +363,9 @@ impl Hub {
             return Ok(path);
         }
         std::fs::create_dir_all(&self.cache).map_err(|e| cache_error(&self.cache, e))?;
-        // Per process: two downloads of the same file at once do not write into each other.
-        let partial = (self.cache).join(format!("{}.partial-{}", weights.file, std::process::id()));
+        // The project's atomic write: a hidden temporary beside the file, unique to this
+        // process and call, committed (synced, renamed) only when complete and checked.
+        let partial = skipnet_core::atomic::temp_path(&path);
         let download = self.download(&url, &partial, &path);
         let got = match download {
             Ok(got) => got,
@@ -376,7 +378,7 @@ impl Hub {
             let _ = std::fs::remove_file(&partial);
             return Err(e);
         }
-        std::fs::rename(&partial, &path).map_err(|e| cache_error(&path, e))?;
+        skipnet_core::atomic::commit(&partial, &path).map_err(|e| cache_error(&path, e))?;
         write_marker(&checked, &got)?;
         Ok(path)
     }
@@ -425,7 +427,6 @@ impl Hub {
                 progress.bytes
             )));
         }
-        file.sync_all().map_err(|e| cache_error(partial, e))?;
         Ok(hex(&hasher.finalize()))
     }
 }
@@ -452,7 +453,8 @@ fn check_hash(path: &Path, url: &str, weights: &HubWeights, got: &str) -> Result
 }
 
 fn write_marker(path: &Path, hash: &str) -> Result<(), HubError> {
-    std::fs::write(path, format!("{hash}\n")).map_err(|e| cache_error(path, e))
+    skipnet_core::atomic::write_bytes(path, format!("{hash}\n").as_bytes())
+        .map_err(|e| cache_error(path, e))
 }
 
 fn sha256_file(path: &Path) -> Result<String, HubError> {

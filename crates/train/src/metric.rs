@@ -120,7 +120,7 @@ impl Metric {
 
     /// The column of `metrics.csv`: `train_loss`, `valid_top-5_accuracy`…
     pub fn column(self) -> String {
-        format!("{}_{}", self.split.name(), self.key.key())
+        crate::history::column(self.split.name(), self.key.key())
     }
 }
 

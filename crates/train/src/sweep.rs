@@ -268,7 +268,6 @@ impl Sweep {
         }
         Ok(SweepResults {
             cells: self.cells.clone(),
-            seeds: self.seeds.clone(),
             runs,
         })
     }
@@ -350,16 +349,11 @@ impl Spread {
             };
         }
         v.sort_by(f64::total_cmp);
-        let n = v.len();
-        let median = if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        };
+        let (min, max) = (v[0], v[v.len() - 1]);
         Spread {
-            median,
-            min: v[0],
-            max: v[n - 1],
+            median: crate::timing::median(v),
+            min,
+            max,
         }
     }
 }
@@ -368,8 +362,6 @@ impl Spread {
 pub struct SweepResults {
     /// The sweep's cells.
     pub cells: Vec<Cell>,
-    /// The sweep's seeds.
-    pub seeds: Vec<u64>,
     /// One per (cell, seed), in training order.
     pub runs: Vec<SweepRun>,
 }
@@ -397,13 +389,7 @@ impl SweepResults {
 
     /// The spread over the seeds of `label`'s final `metric` (diverged runs left out).
     pub fn spread(&self, label: &str, metric: Metric) -> Spread {
-        Spread::of(
-            &self
-                .finals(label, metric)
-                .iter()
-                .map(|p| p.1)
-                .collect::<Vec<_>>(),
-        )
+        Spread::of(&self.final_values(label, metric))
     }
 
     /// The median over the seeds of `label`'s final `metric`; +∞ when a seed diverged or did
@@ -428,10 +414,8 @@ impl SweepResults {
         candidates
             .into_iter()
             .map(|c| (self.median_final(&key(c), metric), c))
-            .fold(None, |best: Option<(f64, T)>, (value, c)| match best {
-                Some((b, _)) if b.total_cmp(&value).is_le() => best,
-                _ => Some((value, c)),
-            })
+            // `min_by` keeps the first of equal minima.
+            .min_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, c)| c)
     }
 

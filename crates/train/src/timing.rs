@@ -107,9 +107,9 @@ pub fn time_train_step(
 ) -> Result<StepTiming> {
     let [c, h, w] = input;
     let images = Tensor::<4>::random([batch, c, h, w], Distribution::Default, device);
-    let classes = model
-        .forward_classification(images.clone().narrow(0, 0, 1))
-        .map_or(1, |l| l.dims()[1]);
+    // Targets within the classifier's classes, read off its last layer `[in, out]` (no forward
+    // pass; a U-Net's batch has no targets).
+    let classes = model.classifier().map_or(1, |fc| fc.weight.dims()[1]);
     let targets =
         Tensor::<1, Int>::random([batch], Distribution::Uniform(0.0, classes as f64), device);
     let masks = Tensor::<4>::random([batch, 1, h, w], Distribution::Bernoulli(0.3), device);

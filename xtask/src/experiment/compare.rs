@@ -5,9 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use skipnet_data::registry::{DatasetKind, DatasetSpec};
 use skipnet_train::plots::{Band, Panel, band_panels};
-use skipnet_train::{
-    Cell, Column, Metric, ScheduleSpec, Spread, Sweep, SweepResults, SweepRun, TrainSpec,
-};
+use skipnet_train::{Cell, Column, Metric, ScheduleSpec, Sweep, SweepResults, SweepRun, TrainSpec};
 
 use super::report::{Report, Table, listed, num};
 use super::{CommonArgs, pick_dataset, setup};
@@ -85,7 +83,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             Ok(Cell::new(arch, spec))
         })
         .collect::<Result<Vec<_>>>()?;
-    let seed_list: Vec<u64> = (0..seeds).map(|s| args.common.seed + s).collect();
+    let seed_list = args.common.seeds(seeds);
     let results = Sweep::new(cells, seed_list.clone()).run(&setup.dir, setup.backend)?;
     let seconds_per_epoch =
         |run: &SweepRun| run.result().map_or(f64::NAN, |r| r.seconds_per_epoch());
@@ -106,7 +104,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         .iter()
         .enumerate()
         .map(|(i, arch)| {
-            let points = results.band(arch, Metric::VALID_ACCURACY, |e| e as f64, |v| v);
+            let points = results.epoch_band(arch, Metric::VALID_ACCURACY);
             Band::new(arch.clone(), i, points)
         })
         .collect();
@@ -132,7 +130,6 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     ]);
     for arch in &archs {
         let accuracy = results.spread(arch, Metric::VALID_ACCURACY);
-        let seconds: Vec<f64> = results.of(arch).map(seconds_per_epoch).collect();
         let params = results.of(arch).filter_map(SweepRun::result).last();
         table.row(vec![
             arch.clone(),
@@ -145,7 +142,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
                 num(accuracy.max, 1)
             ),
             num(results.spread(arch, Metric::TRAIN_LOSS).median, 3),
-            num(Spread::of(&seconds).median, 1),
+            num(results.seconds_per_epoch(arch).median, 1),
         ]);
     }
     let mut report = Report::new(

@@ -74,7 +74,7 @@ pub fn run(args: &GradientsArgs) -> Result<()> {
         steps,
         batch_size,
         lr: args.lr,
-        seeds: (0..seeds).map(|s| args.common.seed + s).collect(),
+        seeds: args.common.seeds(seeds),
     };
     let inits: Vec<WeightInit> = args.init.iter().map(|&i| i.into()).collect();
     let mut variants = Vec::new();

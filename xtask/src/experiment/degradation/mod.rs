@@ -75,7 +75,7 @@ pub fn run(args: &DegradationArgs) -> Result<()> {
             Ok(Cell::new(format!("{net}-{depth}"), spec).with_folder(format!("{net}{depth}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let seed_list: Vec<u64> = (0..seeds).map(|s| args.common.seed + s).collect();
+    let seed_list = args.common.seeds(seeds);
     let sweep = Sweep::new(cells, seed_list.clone()).with_order(Order::SeedBySeed);
     // What the budget costs here, from measured step times, before spending it.
     let expected_line = expected_time(&sweep, setup.backend)?;
