@@ -475,6 +475,12 @@ fn predict_round_trips_a_trained_model() {
         "{}",
         text(&out)
     );
+    // ... and what the file is.
+    assert!(
+        text(&out).contains("this file fits cifar-resnet8 with 10 classes"),
+        "{}",
+        text(&out)
+    );
 
     // Top-5 classes of an image file.
     skipnet_data::synthetic::write_synthetic("synthetic-shapes", &dir.path().join("img"), 1, 0, 0)

@@ -17,12 +17,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod identify;
 mod names;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
 use burn::store::burn_pack::Tensor as PackTensor;
 use burn::store::pytorch_reader::PytorchReader;
 use burn::store::{
@@ -32,6 +34,8 @@ use burn::store::{
 use burn::tensor::DType;
 
 use crate::registry::Model;
+pub use identify::Fit;
+use identify::{Naming, Signature};
 pub use names::TorchLayout;
 
 /// What can go wrong reading or writing weights. Every variant names the file.
@@ -71,14 +75,17 @@ pub enum WeightsError {
     },
 }
 
-/// Everything about a weights file that does not fit its model.
+/// Everything about a weights file that does not fit its model. The message names the
+/// architectures the file does fit, then the first few mismatches of each kind and their counts.
 #[derive(Debug, thiserror::Error)]
-#[error("{} does not fit {model}: {}", path.display(), mismatch_lines(missing, unexpected, shapes, other))]
+#[error("{} does not fit {model}: {}{}", path.display(), fits_line(fits), mismatch_lines(missing, unexpected, shapes, other))]
 pub struct KeyMismatch {
     /// The file.
     pub path: PathBuf,
     /// The model family.
     pub model: String,
+    /// The zoo architectures the file fits as it is (empty: none).
+    pub fits: Vec<Fit>,
     /// Keys the model needs that the file lacks (in the file's naming).
     pub missing: Vec<String>,
     /// Keys of the file that the model has no place for.
@@ -87,6 +94,17 @@ pub struct KeyMismatch {
     pub shapes: Vec<String>,
     /// Any other per-tensor error (wrong dtype, unreadable data).
     pub other: Vec<String>,
+}
+
+/// How many keys of each kind a mismatch message shows.
+const SHOWN: usize = 3;
+
+fn fits_line(fits: &[Fit]) -> String {
+    if fits.is_empty() {
+        return "it fits no architecture of the zoo as it is; ".into();
+    }
+    let names: Vec<String> = fits.iter().map(Fit::to_string).collect();
+    format!("this file fits {}; ", names.join(" or "))
 }
 
 fn mismatch_lines(
@@ -103,7 +121,11 @@ fn mismatch_lines(
         ("errors", other),
     ] {
         if !list.is_empty() {
-            parts.push(format!("{label} ({}): {}", list.len(), list.join(", ")));
+            let mut shown = list[..list.len().min(SHOWN)].join(", ");
+            if list.len() > SHOWN {
+                shown.push_str(&format!(" and {} more", list.len() - SHOWN));
+            }
+            parts.push(format!("{label} ({}): {shown}", list.len()));
         }
     }
     parts.join(" | ")
@@ -151,13 +173,13 @@ fn load(
         path: path.to_path_buf(),
         message,
     };
-    let (result, renamed) = match extension.as_str() {
+    let (result, renamed, file) = match extension.as_str() {
         "bpk" => {
             let store = BurnpackStore::from_file(path)
                 .auto_extension(false)
                 .allow_partial(true)
                 .validate(false);
-            (load_burn(&mut model, store).map_err(read_error)?, None)
+            load_burn(&mut model, store).map_err(read_error)?
         }
         "safetensors"
             if safetensors_producer(path).map_err(read_error)?.as_deref() == Some("burn") =>
@@ -166,7 +188,7 @@ fn load(
                 .skip_enum_variants(true)
                 .allow_partial(true)
                 .validate(false);
-            (load_burn(&mut model, store).map_err(read_error)?, None)
+            load_burn(&mut model, store).map_err(read_error)?
         }
         "safetensors" | "pth" | "pt" | "bin" => {
             let tensors = if extension == "safetensors" {
@@ -174,11 +196,16 @@ fn load(
             } else {
                 read_pytorch(path).map_err(read_error)?
             };
+            let file: Signature = tensors
+                .iter()
+                .filter(|t| !t.name.ends_with(".num_batches_tracked"))
+                .map(|t| (t.name.clone(), t.shape.to_vec()))
+                .collect();
             let (tensors, renamed) = to_skipnet_names(tensors, layout);
             let result =
                 guarded(|| model.apply(tensors, None, Some(Box::new(PyTorchToBurnAdapter)), true))
                     .map_err(read_error)?;
-            (result, Some(renamed))
+            (result, Some(renamed), (file, Naming::Torch))
         }
         other => {
             return Err(WeightsError::UnknownFormat {
@@ -194,13 +221,36 @@ fn load(
         layout,
         renamed.as_ref(),
         reinitialised,
+        &file,
     )?;
     Ok((model, skipped))
 }
 
-/// Loads a file in Burn's own names through `store`, keeping the per-tensor report.
-fn load_burn<S: ModuleStore>(model: &mut Model, mut store: S) -> Result<ApplyResult, String> {
-    guarded(|| model.load_from(&mut store))?.map_err(|e| e.to_string())
+/// Loads a file in Burn's own names through `store`, keeping the per-tensor report and the
+/// file's tensor names and shapes.
+#[allow(clippy::type_complexity)]
+fn load_burn<S: ModuleStore>(
+    model: &mut Model,
+    mut store: S,
+) -> Result<
+    (
+        ApplyResult,
+        Option<HashMap<String, String>>,
+        (Signature, Naming),
+    ),
+    String,
+> {
+    let file: Signature = guarded(|| {
+        store.get_all_tensors().map(|tensors| {
+            tensors
+                .iter()
+                .map(|(name, t)| (strip_variants(name), t.shape.to_vec()))
+                .collect()
+        })
+    })?
+    .map_err(|e| e.to_string())?;
+    let result = guarded(|| model.load_from(&mut store))?.map_err(|e| e.to_string())?;
+    Ok((result, None, (file, Naming::Burn)))
 }
 
 /// Runs a reader, turning a panic inside a dependency into an error instead of a crash.
@@ -314,6 +364,7 @@ fn check_complete(
     layout: TorchLayout,
     renamed: Option<&HashMap<String, String>>,
     reinitialised: Option<&str>,
+    (file, naming): &(Signature, Naming),
 ) -> Result<Vec<String>, WeightsError> {
     // Name things the way the file does: PyTorch keys for PyTorch files.
     let file_name = |ours: &str| -> String {
@@ -373,9 +424,14 @@ fn check_complete(
     if missing.is_empty() && unexpected.is_empty() && shapes.is_empty() && other.is_empty() {
         Ok(skipped)
     } else {
+        let fits = match model.devices().first() {
+            Some(device) => identify::identify(file, *naming, device),
+            None => Vec::new(),
+        };
         Err(WeightsError::Mismatch(Box::new(KeyMismatch {
             path: path.to_path_buf(),
             model: model.family().to_string(),
+            fits,
             missing,
             unexpected,
             shapes,

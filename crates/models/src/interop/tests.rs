@@ -132,8 +132,21 @@ fn wrong_architecture_lists_both_sides() {
     let err = load_weights(model("cifar-resnet8"), &path).unwrap_err();
     let message = err.to_string();
     assert!(message.contains("does not fit cifar-resnet"), "{message}");
-    assert!(message.contains("missing keys") && message.contains("conv1.weight"));
-    assert!(message.contains("unexpected keys") && message.contains("layers.0.gate.weight"));
+    assert!(message.contains("this file fits highway-mlp with 10 classes"));
+    let WeightsError::Mismatch(mismatch) = &err else {
+        panic!("expected a mismatch, got {err}");
+    };
+    assert!(
+        mismatch.missing.iter().any(|k| k == "conv1.weight"),
+        "{err}"
+    );
+    assert!(
+        mismatch
+            .unexpected
+            .iter()
+            .any(|k| k == "layers.0.gate.weight"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -191,4 +204,110 @@ fn truncated_exports_are_refused() {
         let err = load_weights(model("cifar-resnet8"), &truncated).unwrap_err();
         assert!(err.to_string().contains("cut"), "{err}");
     }
+}
+
+#[test]
+fn lazy_signature_matches_the_exported_keys_and_shapes() {
+    for arch in [
+        "cifar-resnet8-b",
+        "cifar-preresnet8",
+        "cifar-wrn10-2",
+        "cifar-densenet-bc16",
+        "highway-mlp",
+        "highway-conv",
+        "unet",
+    ] {
+        let model = model(arch);
+        let lazy = identify::signature(&model, identify::Naming::Torch);
+        let exported: identify::Signature = torch_state_dict_shapes(&model).into_iter().collect();
+        assert_eq!(lazy, exported, "{arch}");
+    }
+}
+
+#[test]
+fn a_wrong_file_says_which_architecture_it_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    // The case: an ImageNet ResNet-18 (here with 10 classes) given to a CIFAR net.
+    let path = dir.path().join("resnet18.safetensors");
+    let resnet18 = ModelConfig::from_name("resnet18")
+        .unwrap()
+        .with_num_classes(10)
+        .init(&Device::flex())
+        .unwrap();
+    save_torch_safetensors(&resnet18, &path).unwrap();
+    let err = load_weights(model("cifar-resnet20"), &path).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("this file fits resnet18 with 10 classes;"),
+        "{message}"
+    );
+    // The first few keys of each kind and the counts, not all of them.
+    let WeightsError::Mismatch(mismatch) = &err else {
+        panic!("expected a mismatch, got {err}");
+    };
+    assert!(mismatch.unexpected.len() > SHOWN, "{err}");
+    let more = format!("and {} more", mismatch.unexpected.len() - SHOWN);
+    assert!(message.contains(&more), "{message}");
+    assert!(
+        message.len() < 1000,
+        "{} characters: {message}",
+        message.len()
+    );
+}
+
+#[test]
+fn a_file_is_identified_at_any_depth_and_class_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.safetensors");
+    // cifar-resnet8-b is no listed name: found through the cifar-resnet<D>-b pattern.
+    let hundred = ModelConfig::from_name("cifar-resnet8-b")
+        .unwrap()
+        .with_num_classes(100)
+        .init(&Device::flex())
+        .unwrap();
+    save_torch_safetensors(&hundred, &path).unwrap();
+    let err = load_weights(model("cifar-resnet8-b"), &path).unwrap_err();
+    let WeightsError::Mismatch(mismatch) = &err else {
+        panic!("expected a mismatch, got {err}");
+    };
+    let names: Vec<String> = mismatch.fits.iter().map(Fit::to_string).collect();
+    assert_eq!(names, ["cifar-resnet8-b with 100 classes"], "{err}");
+
+    // Grey-scale input: the first convolution takes one channel.
+    let grey = ModelConfig::from_name("cifar-resnet20")
+        .unwrap()
+        .with_input([1, 28, 28])
+        .init(&Device::flex())
+        .unwrap();
+    save_torch_safetensors(&grey, &path).unwrap();
+    let err = load_weights(model("cifar-resnet20"), &path).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cifar-resnet20 with 10 classes on 1-channel input"),
+        "{err}"
+    );
+
+    // A file of no architecture of the zoo.
+    let (_, err, _dir) = load_edited(|t| {
+        t.remove("layer3.0.conv2.weight");
+    });
+    let WeightsError::Mismatch(mismatch) = &err else {
+        panic!("expected a mismatch, got {err}");
+    };
+    assert!(mismatch.fits.is_empty(), "{err}");
+    assert!(err.to_string().contains("fits no architecture"), "{err}");
+}
+
+#[test]
+fn a_burn_file_is_identified_in_burn_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.bpk");
+    let mut store = BurnpackStore::from_file(&path).auto_extension(false);
+    model("highway-mlp").save_into(&mut store).unwrap();
+    let err = load_weights(model("cifar-resnet8"), &path).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("this file fits highway-mlp with 10 classes"),
+        "{err}"
+    );
 }
