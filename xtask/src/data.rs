@@ -1,11 +1,15 @@
-//! `cargo xtask data synth` and `cargo xtask data inspect`.
+//! `cargo xtask data synth`, `cargo xtask data inspect` and `cargo xtask data download`.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use skipnet_data::download::Downloader;
 use skipnet_data::inspect::{Format, inspect};
+use skipnet_data::registry::{DatasetKind, DatasetSpec};
 use skipnet_data::synthetic::write_synthetic;
+
+use crate::cli::ClosedSet;
 
 #[derive(Subcommand)]
 pub enum DataCommand {
@@ -13,6 +17,26 @@ pub enum DataCommand {
     Synth(SynthArgs),
     /// Read a dataset end to end and print what it holds; non-zero exit when it is invalid.
     Inspect(InspectArgs),
+    /// Download a dataset (cifar10, cifar100, mnist, fashion-mnist) into the data root, checked
+    /// against the published MD5s, in the layout `train --dataset` reads.
+    Download(DownloadArgs),
+}
+
+#[derive(Args)]
+pub struct DownloadArgs {
+    /// The dataset.
+    #[arg(value_parser = ClosedSet::<DatasetKind>::new())]
+    dataset: DatasetKind,
+    /// Data root (default: the one `train --dataset` reads: $SKIPNET_DATA, else datasets/).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+/// Downloads `spec`'s dataset into its data root unless it is there already.
+pub fn download(spec: &DatasetSpec) -> Result<()> {
+    let folder = skipnet_data::download::fetch(spec, &Downloader::new())?;
+    eprintln!("{}: {}", spec.kind, folder.display());
+    Ok(())
 }
 
 #[derive(Args)]
@@ -61,6 +85,13 @@ pub fn run(command: &DataCommand) -> Result<()> {
                 .transpose()?;
             print!("{}", inspect(&args.path, format)?);
             Ok(())
+        }
+        DataCommand::Download(args) => {
+            let mut spec = DatasetSpec::new(args.dataset);
+            if let Some(dir) = &args.data_dir {
+                spec = spec.with_root(dir);
+            }
+            download(&spec)
         }
     }
 }

@@ -37,6 +37,10 @@ pub struct EvalArgs {
     /// auto (the fastest CPU backend compiled in), or a backend (must be compiled in).
     #[arg(long, default_value = "auto", value_parser = ClosedSet::<BackendArg>::new())]
     backend: BackendArg,
+    /// Download the dataset into --data-dir first when it is not there (cifar10, cifar100,
+    /// mnist, fashion-mnist).
+    #[arg(long)]
+    download: bool,
 }
 
 /// The dataset to score on: the run's own unless `--dataset` names another.
@@ -66,6 +70,9 @@ fn dataset_spec(args: &EvalArgs) -> Result<DatasetSpec> {
 
 pub fn run(args: &EvalArgs) -> Result<()> {
     let data = dataset_spec(args)?;
+    if args.download {
+        crate::data::download(&data)?;
+    }
     let device = args.backend.backend().device()?;
     let (model, recipe, weights) = args.model.load(&device)?;
     let model = model.valid();

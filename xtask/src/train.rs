@@ -45,6 +45,10 @@ pub struct TrainArgs {
     /// No per-step progress (a line per epoch only); what experiments use.
     #[arg(long)]
     quiet: bool,
+    /// Download the dataset into --data-dir first when it is not there (cifar10, cifar100,
+    /// mnist, fashion-mnist; checked against the published MD5s).
+    #[arg(long)]
+    download: bool,
 }
 
 impl TrainArgs {
@@ -68,6 +72,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     if args.force && !args.resume {
         bail!("--force applies to --resume only");
+    }
+    if args.download {
+        crate::data::download(&spec.dataset)?;
     }
     let options = RunOptions {
         devices: args.devices,

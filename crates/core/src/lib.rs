@@ -2,11 +2,14 @@
 //!
 //! What every skipnet crate shares, so that the model zoo (`skipnet-models`) and the data
 //! (`skipnet-data`) need not depend on each other: the [`Task`] a model or a dataset serves,
-//! and [`atomic`] file writes, the one way every file of the project is written.
+//! and [`atomic`] file writes, the one way every file of the project is written; with the
+//! `download` feature, checked downloads (`download`) for the weights hub and the datasets.
 
 #![warn(missing_docs)]
 
 pub mod atomic;
+#[cfg(feature = "download")]
+pub mod download;
 
 /// What a model maps an image to, and what a dataset's labels are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

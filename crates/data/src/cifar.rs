@@ -97,7 +97,7 @@ impl CifarDataset {
                 looked_for: files.join(", "),
                 how_to_get: format!(
                     "Download the binary version from https://www.cs.toronto.edu/~kriz/cifar.html \
-                     and unpack it into {} (or pass --data-dir).",
+                     and unpack it into {} (or pass --data-dir), or add --download.",
                     root.display()
                 ),
             })?;

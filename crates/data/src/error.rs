@@ -59,6 +59,17 @@ pub enum DataError {
         /// What does not match.
         problem: String,
     },
+    /// A dataset that could not be downloaded, or whose download is not the published file.
+    #[cfg(feature = "download")]
+    #[error("cannot get {dataset}: {error}{}", download_hint(error, by_hand))]
+    Download {
+        /// The dataset.
+        dataset: String,
+        /// What went wrong.
+        error: Box<skipnet_core::download::DownloadError>,
+        /// Where the files go when they are fetched by hand.
+        by_hand: String,
+    },
     /// An argument out of range (split fraction, crop size, sample count...).
     #[error("invalid {what}: {problem}")]
     Invalid {
@@ -67,6 +78,17 @@ pub enum DataError {
         /// What is wrong and what is allowed.
         problem: String,
     },
+}
+
+/// For a download that did not arrive: how to do without the network.
+#[cfg(feature = "download")]
+fn download_hint(error: &skipnet_core::download::DownloadError, by_hand: &str) -> String {
+    match error {
+        skipnet_core::download::DownloadError::Http { .. } => {
+            format!(". Without network access, download elsewhere and {by_hand}")
+        }
+        _ => String::new(),
+    }
 }
 
 impl DataError {

@@ -251,7 +251,7 @@ impl IdxDataset {
     /// `/usr/share/datasets/fashion-mnist`.
     pub fn fashion_mnist(root: &Path, split: Split) -> Result<Self> {
         let how = "Install Debian's package `dataset-fashion-mnist` (files under \
-                   /usr/share/datasets/fashion-mnist), or put the IDX files there.";
+                   /usr/share/datasets/fashion-mnist), put the IDX files there, or add --download.";
         let local = root.join("fashion-mnist");
         let system = Path::new(DEBIAN_FASHION_MNIST);
         let dir = if local.is_dir() || !system.is_dir() {
@@ -268,7 +268,8 @@ impl IdxDataset {
             &root.join("mnist"),
             split,
             10,
-            "Download the four IDX files of MNIST (LeCun et al.) and put them there.",
+            "Download the four IDX files of MNIST (LeCun et al.) and put them there, or add \
+             --download.",
         )
     }
 

@@ -10,6 +10,8 @@
 pub mod batch;
 pub mod cifar;
 pub mod classes;
+#[cfg(feature = "download")]
+pub mod download;
 pub mod error;
 pub mod folder;
 pub mod idx;

@@ -4,9 +4,8 @@
 //! that has weights (file names, and in them the SHA-256 prefix torchvision checks);
 //! [`Hub::fetch`] downloads a file once into a cache (`$SKIPNET_HOME/hub`, else
 //! `~/.cache/skipnet/hub`), checks its hash before first use, and moves it into place only when
-//! complete and checked (it is written to a hidden temporary beside it until then, the
-//! project's atomic write, `skipnet_core::atomic`), so a partial download is never taken for
-//! the file.
+//! complete and checked (`skipnet_core::download`: a hidden temporary beside it until then), so
+//! a partial download is never taken for the file.
 //!
 //! ```no_run
 //! use skipnet_models::hub::{Hub, lookup};
@@ -16,12 +15,10 @@
 //! # Ok::<(), skipnet_models::hub::HubError>(())
 //! ```
 
-use std::fs::File;
-use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use skipnet_core::download::{self, Checksum, DownloadError, Downloader};
 
 /// Where torchvision's weights are published.
 pub const TORCHVISION_URL: &str = "https://download.pytorch.org/models/";
@@ -354,80 +351,48 @@ impl Hub {
         let path = self.cache.join(weights.file);
         let checked = self.cache.join(format!("{}.sha256-checked", weights.file));
         let url = format!("{}{}", self.base_url, weights.file);
+        let checksum = Checksum::Sha256Prefix(weights.hash_prefix().to_string());
+        let hub_error = |e| hub_error(e, &url, &path);
         if path.is_file() {
             if !checked.is_file() {
-                let got = sha256_file(&path)?;
-                check_hash(&path, &url, weights, &got)?;
+                let got = download::verify(&path, &checksum).map_err(hub_error)?;
                 write_marker(&checked, &got)?;
             }
             return Ok(path);
         }
         std::fs::create_dir_all(&self.cache).map_err(|e| cache_error(&self.cache, e))?;
-        // The project's atomic write: a hidden temporary beside the file, unique to this
-        // process and call, committed (synced, renamed) only when complete and checked.
-        let partial = skipnet_core::atomic::temp_path(&path);
-        let download = self.download(&url, &partial, &path);
-        let got = match download {
-            Ok(got) => got,
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                return Err(e);
-            }
+        let downloader = Downloader {
+            timeout: self.timeout,
+            progress: self.progress,
         };
-        if let Err(e) = check_hash(&partial, &url, weights, &got) {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e);
-        }
-        skipnet_core::atomic::commit(&partial, &path).map_err(|e| cache_error(&path, e))?;
+        let got = downloader
+            .fetch(std::slice::from_ref(&url), &path, &checksum)
+            .map_err(hub_error)?;
         write_marker(&checked, &got)?;
         Ok(path)
     }
+}
 
-    /// Streams `url` into `partial`, hashing as it goes; the hex SHA-256 of what arrived.
-    fn download(&self, url: &str, partial: &Path, path: &Path) -> Result<String, HubError> {
-        let failed = |problem: String| HubError::Download {
-            url: url.to_string(),
+/// A download's error in the hub's terms (the cache file, where to put it by hand).
+fn hub_error(e: DownloadError, url: &str, path: &Path) -> HubError {
+    match e {
+        DownloadError::Http { url, problem } => HubError::Download {
+            url,
             problem,
             by_hand: path.to_path_buf(),
-        };
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(self.timeout)
-            .timeout_read(self.timeout)
-            .build();
-        let response = agent.get(url).call().map_err(|e| match e {
-            ureq::Error::Status(code, r) => failed(format!("HTTP {code} {}", r.status_text())),
-            other => failed(other.to_string()),
-        })?;
-        let total: Option<u64> = response
-            .header("Content-Length")
-            .and_then(|l| l.parse().ok());
-        let mut body = response.into_reader();
-        let mut file = File::create(partial).map_err(|e| cache_error(partial, e))?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 1 << 16];
-        let mut progress = Progress::new(self.progress, total);
-        loop {
-            let n = match body.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(failed(format!("after {} bytes: {e}", progress.bytes))),
-            };
-            hasher.update(&buffer[..n]);
-            file.write_all(&buffer[..n])
-                .map_err(|e| cache_error(partial, e))?;
-            progress.add(n as u64);
-        }
-        progress.finish();
-        if let Some(total) = total
-            && progress.bytes != total
-        {
-            return Err(failed(format!(
-                "the body ended after {} of {total} bytes",
-                progress.bytes
-            )));
-        }
-        Ok(hex(&hasher.finalize()))
+        },
+        DownloadError::Checksum {
+            path,
+            expected,
+            got,
+            ..
+        } => HubError::Hash {
+            path,
+            url: url.to_string(),
+            expected,
+            got,
+        },
+        DownloadError::Io { path, problem } => HubError::Cache { path, problem },
     }
 }
 
@@ -438,108 +403,9 @@ fn cache_error(path: &Path, e: std::io::Error) -> HubError {
     }
 }
 
-fn check_hash(path: &Path, url: &str, weights: &HubWeights, got: &str) -> Result<(), HubError> {
-    let expected = weights.hash_prefix();
-    if got.starts_with(expected) {
-        Ok(())
-    } else {
-        Err(HubError::Hash {
-            path: path.to_path_buf(),
-            url: url.to_string(),
-            expected: expected.to_string(),
-            got: got[..expected.len().min(got.len())].to_string(),
-        })
-    }
-}
-
 fn write_marker(path: &Path, hash: &str) -> Result<(), HubError> {
     skipnet_core::atomic::write_bytes(path, format!("{hash}\n").as_bytes())
         .map_err(|e| cache_error(path, e))
-}
-
-fn sha256_file(path: &Path) -> Result<String, HubError> {
-    let mut file = File::open(path).map_err(|e| cache_error(path, e))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(|e| cache_error(path, e))?;
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Download progress on stderr: one rewritten line on a terminal (bytes, rate, ETA), else a
-/// line per 10 %.
-struct Progress {
-    on: bool,
-    terminal: bool,
-    total: Option<u64>,
-    bytes: u64,
-    started: Instant,
-    next_tenth: u64,
-    last_draw: Instant,
-}
-
-impl Progress {
-    fn new(on: bool, total: Option<u64>) -> Self {
-        Self {
-            on,
-            terminal: std::io::stderr().is_terminal(),
-            total,
-            bytes: 0,
-            started: Instant::now(),
-            next_tenth: 1,
-            last_draw: Instant::now(),
-        }
-    }
-
-    fn add(&mut self, n: u64) {
-        self.bytes += n;
-        if !self.on {
-            return;
-        }
-        if self.terminal {
-            if self.last_draw.elapsed() >= Duration::from_millis(200) {
-                self.last_draw = Instant::now();
-                eprint!("\r{}", self.line());
-            }
-        } else if let Some(total) = self.total.filter(|t| *t > 0) {
-            while self.next_tenth <= 10 && self.bytes * 10 >= total * self.next_tenth {
-                eprintln!("{}", self.line());
-                self.next_tenth += 1;
-            }
-        }
-    }
-
-    fn finish(&mut self) {
-        if self.on && self.terminal {
-            eprintln!("\r{}", self.line());
-        }
-    }
-
-    fn line(&self) -> String {
-        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
-        let rate = self.bytes as f64 / secs;
-        let mb = |b: f64| b / 1e6;
-        match self.total {
-            Some(total) if total > 0 => {
-                let left = (total.saturating_sub(self.bytes)) as f64 / rate.max(1.0);
-                format!(
-                    "download {:>5.1} / {:.1} MB ({:>3.0} %)  {:>6.1} MB/s  {:.0} s left",
-                    mb(self.bytes as f64),
-                    mb(total as f64),
-                    100.0 * self.bytes as f64 / total as f64,
-                    mb(rate),
-                    left
-                )
-            }
-            _ => format!(
-                "download {:.1} MB  {:.1} MB/s",
-                mb(self.bytes as f64),
-                mb(rate)
-            ),
-        }
-    }
 }
 
 #[cfg(test)]
