@@ -35,3 +35,8 @@ impl std::fmt::Display for Task {
         f.write_str(self.name())
     }
 }
+
+/// This crate's README (its crates.io page), whose example compiles as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

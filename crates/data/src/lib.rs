@@ -44,3 +44,8 @@ pub fn data_root() -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| DEFAULT_DATA_ROOT.into())
 }
+
+/// This crate's README (its crates.io page), whose example compiles as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

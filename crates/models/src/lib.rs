@@ -46,3 +46,8 @@ pub use skipnet_core::atomic;
 pub use summary::{ModelSummary, StageSummary};
 pub use unet::{UNet, UNetConfig};
 pub use wide_resnet::{CifarWideResNet, CifarWideResNetConfig, WideBlock};
+
+/// This crate's README (its crates.io page), whose example compiles as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

@@ -72,3 +72,8 @@ pub use sweep::{Cell, Column, Spread, Sweep, SweepResults, SweepRun};
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// This crate's README (its crates.io page), whose example compiles as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;
