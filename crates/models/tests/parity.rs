@@ -113,13 +113,54 @@ fn check_cases(dir: &Path) -> Vec<(String, f32)> {
     measured
 }
 
+/// With `SKIPNET_RESULTS=<folder>`, writes `<folder>/<file>` — the JSON that README's parity
+/// figures come from: every case's max |Δ|, the tolerance, the backend and the CPU.
+fn record(file: &str, fixtures: &str, measured: &[(String, f32)]) {
+    for (name, diff) in measured {
+        println!("{name}: max |Δ| = {diff:e}");
+    }
+    let Some(folder) = std::env::var_os("SKIPNET_RESULTS") else {
+        return;
+    };
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |key: &str| {
+        cpuinfo
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_once(':'))
+            .map_or(String::new(), |(_, v)| v.trim().to_string())
+    };
+    let cases: serde_json::Map<String, serde_json::Value> = measured
+        .iter()
+        .map(|(name, diff)| (name.clone(), serde_json::json!(f64::from(*diff))))
+        .collect();
+    let json = serde_json::json!({
+        "command": "SKIPNET_RESULTS=docs/results cargo test --workspace --features xtask/wgpu,xtask/ndarray --test parity",
+        "fixtures": fixtures,
+        "backend": "flex",
+        "tolerance": format!("{TOLERANCE:e}"),
+        "cpu": format!("{} (family {}, model {})", field("model name"), field("cpu family"), field("model\t")),
+        "max_abs_diff": cases,
+    });
+    // Relative to the workspace root, as the command is typed there.
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(folder);
+    let path = folder.join(file);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap() + "\n").unwrap();
+    println!("wrote {}", path.display());
+}
+
 #[test]
 fn small_fixtures_match_pytorch() {
     let measured = check_cases(&fixtures("interop"));
     assert_eq!(measured.len(), 9, "every committed case ran");
-    for (name, diff) in measured {
-        println!("{name}: max |Δ| = {diff:e}");
-    }
+    record(
+        "parity-small-fixtures.json",
+        "crates/models/tests/fixtures/interop",
+        &measured,
+    );
 }
 
 #[test]
@@ -132,9 +173,12 @@ fn full_size_torchvision_fixtures_match_pytorch_when_present() {
         );
         return;
     }
-    for (name, diff) in check_cases(&dir) {
-        println!("{name}: max |Δ| = {diff:e}");
-    }
+    let measured = check_cases(&dir);
+    record(
+        "parity-full-size.json",
+        "crates/models/tests/fixtures/interop-full",
+        &measured,
+    );
 }
 
 /// Export → load round trip: a saved model loads back (strictly) with identical outputs.
