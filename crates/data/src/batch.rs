@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
+use crate::DataRng;
 use crate::item::{ClassificationItem, SegmentationItem};
 use crate::loader::SeededBatcher;
 use crate::preprocess::Preprocessing;
@@ -19,8 +19,8 @@ use crate::transform::{
 /// seed and its call count, so every batch draws different augmentations. Repeatable only when
 /// one thread calls the batcher; the training loader ([`crate::loader::OrderedDataLoader`])
 /// gives each batch its own stream through [`SeededBatcher`] instead.
-fn batch_rng(seed: u64, calls: &AtomicU64) -> StdRng {
-    StdRng::seed_from_u64(
+fn batch_rng(seed: u64, calls: &AtomicU64) -> DataRng {
+    DataRng::seed_from_u64(
         seed ^ calls
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_mul(0x9E37_79B9),
@@ -107,7 +107,7 @@ impl SeededBatcher<ClassificationItem, ClassificationBatch> for ClassificationBa
     ) -> ClassificationBatch {
         self.build(
             items,
-            &mut StdRng::seed_from_u64(self.seed ^ stream),
+            &mut DataRng::seed_from_u64(self.seed ^ stream),
             device,
         )
     }
@@ -117,7 +117,7 @@ impl ClassificationBatcher {
     fn build(
         &self,
         items: Vec<ClassificationItem>,
-        rng: &mut StdRng,
+        rng: &mut DataRng,
         device: &Device,
     ) -> ClassificationBatch {
         let (h, w) = match &self.preprocessing {
@@ -251,7 +251,7 @@ impl SeededBatcher<SegmentationItem, SegmentationBatch> for SegmentationBatcher 
     ) -> SegmentationBatch {
         self.build(
             items,
-            &mut StdRng::seed_from_u64(self.seed ^ stream),
+            &mut DataRng::seed_from_u64(self.seed ^ stream),
             device,
         )
     }
@@ -261,7 +261,7 @@ impl SegmentationBatcher {
     fn build(
         &self,
         items: Vec<SegmentationItem>,
-        rng: &mut StdRng,
+        rng: &mut DataRng,
         device: &Device,
     ) -> SegmentationBatch {
         let items: Vec<SegmentationItem> = items

@@ -30,6 +30,12 @@ pub mod transform;
 pub mod weightmap;
 
 pub use error::{DataError, Result};
+
+/// The generator behind every random draw of the data (synthetic items, subsets and splits,
+/// augmentation, batch order): ChaCha12, named rather than taken as `rand`'s `StdRng`, whose
+/// algorithm is not promised to stay the same across `rand` versions — the same seed must give
+/// the same bytes. Seed it with `rand::SeedableRng::seed_from_u64`.
+pub type DataRng = rand::rngs::ChaCha12Rng;
 pub use item::{ClassificationItem, SegmentationItem, Split};
 pub use preprocess::{Preprocessing, Preset};
 pub use registry::{DatasetKind, DatasetSpec, Splits};

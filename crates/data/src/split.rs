@@ -4,15 +4,15 @@ use std::marker::PhantomData;
 
 use burn::data::dataset::{Dataset, DatasetError};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use crate::DataRng;
 use crate::error::{DataError, Result};
 
 /// `0..len` in an order fixed by `seed`.
 pub fn shuffled_indices(len: usize, seed: u64) -> Vec<usize> {
     let mut indices: Vec<usize> = (0..len).collect();
-    indices.shuffle(&mut StdRng::seed_from_u64(seed));
+    indices.shuffle(&mut DataRng::seed_from_u64(seed));
     indices
 }
 

@@ -15,7 +15,7 @@
 //! way. Ground truth is the binary foreground mask; instance ids are kept.
 
 use burn::data::dataset::{Dataset, DatasetError};
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 use super::{gaussian_blur, item_rng, normal, poisson};
 use crate::error::{DataError, Result};
@@ -405,7 +405,7 @@ mod tests {
     #[test]
     fn nuclei_span_brightness_sizes_and_focal_depths() {
         use rand::SeedableRng;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut rng = crate::DataRng::seed_from_u64(1);
         let nuclei: Vec<Nucleus> = (0..4000)
             .map(|_| Nucleus::random(&mut rng, 0.0, 0.0, 10.0, 0.3))
             .collect();

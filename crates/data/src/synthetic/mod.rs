@@ -5,44 +5,35 @@
 pub mod cells;
 pub mod shapes;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Poisson, StandardNormal};
+
+use crate::DataRng;
 
 pub use cells::{SyntheticCells, SyntheticCellsConfig};
 pub use shapes::{SHAPE_CLASSES, SyntheticShapes};
 
 /// The random generator of item `index` of a dataset seeded with `seed`.
-pub(crate) fn item_rng(seed: u64, index: usize) -> StdRng {
+pub(crate) fn item_rng(seed: u64, index: usize) -> DataRng {
     // SplitMix64 of (seed, index): nearby indices get unrelated streams.
     let mut z = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    StdRng::seed_from_u64(z ^ (z >> 31))
+    DataRng::seed_from_u64(z ^ (z >> 31))
 }
 
-/// A standard normal sample (Box–Muller).
+/// A standard normal sample (`rand_distr`'s ziggurat).
 pub(crate) fn normal(rng: &mut impl rand::Rng) -> f32 {
-    let u1: f32 = rng.random_range(f32::EPSILON..1.0);
-    let u2: f32 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+    rng.sample(StandardNormal)
 }
 
-/// A Poisson sample with mean `lambda` (exact for small means, normal approximation above 30).
+/// A Poisson sample with mean `lambda` (`rand_distr`'s, exact at every mean); 0 for a mean
+/// of 0 or below.
 pub(crate) fn poisson(rng: &mut impl rand::Rng, lambda: f32) -> f32 {
-    if lambda <= 0.0 {
-        return 0.0;
+    match Poisson::new(lambda) {
+        Ok(poisson) => rng.sample(poisson),
+        Err(_) => 0.0,
     }
-    if lambda > 30.0 {
-        return (lambda + lambda.sqrt() * normal(rng)).max(0.0).round();
-    }
-    let limit = (-lambda).exp();
-    let mut k = 0.0;
-    let mut p: f32 = rng.random();
-    while p > limit {
-        k += 1.0;
-        p *= rng.random::<f32>();
-    }
-    k
 }
 
 /// Separable Gaussian blur of one `h × w` plane, edges clamped.

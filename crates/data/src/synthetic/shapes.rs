@@ -3,7 +3,7 @@
 //! not trivially: a ResNet-20 needs a few epochs.
 
 use burn::data::dataset::{Dataset, DatasetError};
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 use super::{item_rng, normal};
 use crate::error::{DataError, Result};

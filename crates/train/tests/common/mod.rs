@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use burn::data::dataset::{Dataset, InMemDataset};
 use burn::tensor::Device;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use skipnet_data::ClassificationItem;
 use skipnet_data::batch::ClassificationBatcher;
 use skipnet_data::image::ImageU8;
@@ -18,7 +18,7 @@ use skipnet_train::{Backend, Fit, FitResult, RunOptions, TrainError, TrainSpec, 
 
 /// Class 0: a bright left half; class 1: a bright right half; both noisy.
 pub fn halves(n: usize, seed: u64) -> Vec<ClassificationItem> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = skipnet_data::DataRng::seed_from_u64(seed);
     (0..n)
         .map(|i| {
             let label = i % 2;
