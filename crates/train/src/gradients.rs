@@ -61,6 +61,8 @@ pub struct SeedResult {
     pub at: [Vec<LayerNorms>; 2],
     /// The loss of the batch of the last measurement.
     pub loss_after: f64,
+    /// The training loss of every step, 0 (at initialisation) to the last measurement.
+    pub losses: Vec<f64>,
 }
 
 impl SeedResult {
@@ -210,9 +212,11 @@ impl GradientProbe {
         let steps = batches.len() - 1;
         let mut at = [Vec::new(), Vec::new()];
         let mut loss_after = f64::NAN;
+        let mut losses = Vec::with_capacity(batches.len());
         for (step, batch) in batches.iter().enumerate() {
             let output = model.forward_step(batch.clone());
             let loss: f32 = output.loss.clone().into_scalar();
+            losses.push(loss as f64);
             let grads = output.loss.backward();
             if step == 0 || step == steps {
                 let Model::CifarResNet(net) = &model.model else {
@@ -233,21 +237,34 @@ impl GradientProbe {
             seed,
             at,
             loss_after,
+            losses,
         })
     }
 
     /// Writes the gradient norms (`…,grad_norm`) to `gradients` and the weight norms at the
     /// same points (`…,weight_norm`) to `weights`: one row per variant, seed, step (0 and,
-    /// with steps, the last) and layer, keys [`CSV_KEYS`].
+    /// with steps, the last) and layer, keys [`CSV_KEYS`]; and the training loss of every step
+    /// (`net,bn,init,seed,step,loss`) to `losses`.
     pub fn write_csv(
         &self,
         results: &[VariantResult],
         gradients: &Path,
         weights: &Path,
+        losses: &Path,
     ) -> Result<()> {
-        let (mut grad_rows, mut weight_rows) = (Vec::new(), Vec::new());
+        let (mut grad_rows, mut weight_rows, mut loss_rows) = (Vec::new(), Vec::new(), Vec::new());
         for VariantResult { variant, seeds } in results {
             for result in seeds {
+                for (step, loss) in result.losses.iter().enumerate() {
+                    loss_rows.push(vec![
+                        variant.net().to_string(),
+                        variant.bn.to_string(),
+                        variant.init.name().to_string(),
+                        result.seed.to_string(),
+                        step.to_string(),
+                        format!("{loss:e}"),
+                    ]);
+                }
                 let points: &[(usize, usize)] = match self.steps {
                     0 => &[(0, 0)],
                     steps => &[(0, 0), (1, steps)],
@@ -279,6 +296,11 @@ impl GradientProbe {
             weights,
             &[&CSV_KEYS[..], &["weight_norm"]].concat(),
             &weight_rows,
+        )?;
+        write_csv(
+            losses,
+            &["net", "bn", "init", "seed", "step", "loss"],
+            &loss_rows,
         )
     }
 }
@@ -362,6 +384,7 @@ mod tests {
                 norms(&[4.0, 1.0, 4.0, 50.0]),
             ],
             loss_after: 1.0,
+            losses: vec![2.3, 1.0],
         };
         assert_eq!(result.first_last(0), 4.0);
         assert_eq!(result.spread(0), 8.0);

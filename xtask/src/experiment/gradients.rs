@@ -90,6 +90,7 @@ pub fn run(args: &GradientsArgs) -> Result<()> {
         &results,
         &setup.dir.join("gradients.csv"),
         &setup.dir.join("weights.csv"),
+        &setup.dir.join("losses.csv"),
     )?;
 
     let mut table = Table::new(&[
@@ -182,8 +183,10 @@ pub fn run(args: &GradientsArgs) -> Result<()> {
         .push(format!("## Results\n\n{}", table.markdown()));
     report.sections.push(findings(&results));
     report.sections.push(format!(
-        "{}\n\nRaw numbers: `gradients.csv` (`{}`; `kind` is `conv` or `fc`) and the weight norms \
-         at the same points in `weights.csv` (`…,weight_norm`).",
+        "{}\n\nRaw numbers: `gradients.csv` (`{}`; `kind` is `conv` or `fc`), the weight norms \
+         at the same points in `weights.csv` (`…,weight_norm`), and the training loss of every \
+         step in `losses.csv` (`net,bn,init,seed,step,loss`; the table's loss at step {steps} is \
+         its median over the seeds).",
         plots.join("\n\n"),
         [&CSV_KEYS[..], &["grad_norm"]].concat().join(","),
     ));
