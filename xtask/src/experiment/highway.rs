@@ -39,10 +39,14 @@ pub struct HighwayArgs {
     batch_size: usize,
     /// Learning rates searched for every network (SGD, momentum 0.9, cosine decay, one
     /// warm-up epoch); each network is shown at the one with the lowest final training loss.
-    #[arg(long, value_delimiter = ',', default_value = "0.003,0.01,0.03")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.001,0.003,0.01,0.03,0.1"
+    )]
     lrs: Vec<f64>,
     /// Seeds per network and rate (each a different initialisation, subset and order).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 2)]
     seeds: u64,
 }
 
@@ -215,6 +219,30 @@ pub fn run(args: &HighwayArgs) -> Result<()> {
         table.markdown(),
         findings(&|net, depth| loss(net, depth, best_lr(net, depth)), depths)
     ));
+    // Where a network's best rate is the grid's smallest or largest, its optimum may lie
+    // outside the grid: say so network by network.
+    let (lowest, highest) = (
+        lrs.iter().copied().fold(f64::INFINITY, f64::min),
+        lrs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
+    let mut edges = Vec::new();
+    for (net, _) in NETS {
+        for &depth in depths {
+            let lr = best_lr(net, depth);
+            if lrs.len() > 1 && (lr == lowest || lr == highest) {
+                let side = if lr == lowest { "smallest" } else { "largest" };
+                edges.push(format!("{} ({lr}, the {side})", arch(net, depth)));
+            }
+        }
+    }
+    report.sections.push(match edges.is_empty() {
+        true => "Every network's best rate is inside the grid.".into(),
+        false => format!(
+            "Best rate at the edge of the grid, so the optimum may lie outside it: {}; every \
+             other network's best rate is inside the grid.",
+            edges.join(", ")
+        ),
+    });
     report.write(&setup.dir)
 }
 
