@@ -59,13 +59,16 @@ pub struct SeedResult {
     pub seed: u64,
     /// Per layer, at initialisation and after the steps.
     pub at: [Vec<LayerNorms>; 2],
-    /// The loss of the batch of the last measurement.
-    pub loss_after: f64,
     /// The training loss of every step, 0 (at initialisation) to the last measurement.
     pub losses: Vec<f64>,
 }
 
 impl SeedResult {
+    /// The loss of the batch of the last measurement (NaN when nothing was measured).
+    pub fn loss_after(&self) -> f64 {
+        self.losses.last().copied().unwrap_or(f64::NAN)
+    }
+
     fn conv_grads(&self, which: usize) -> Vec<f64> {
         self.at[which]
             .iter()
@@ -211,7 +214,6 @@ impl GradientProbe {
             .init();
         let steps = batches.len() - 1;
         let mut at = [Vec::new(), Vec::new()];
-        let mut loss_after = f64::NAN;
         let mut losses = Vec::with_capacity(batches.len());
         for (step, batch) in batches.iter().enumerate() {
             let output = model.forward_step(batch.clone());
@@ -223,7 +225,6 @@ impl GradientProbe {
                     unreachable!("the probe builds CIFAR ResNets")
                 };
                 at[usize::from(step == steps && steps > 0)] = layer_norms(net, &grads);
-                loss_after = loss as f64;
             }
             if step < steps {
                 let params = GradientsParams::from_grads(grads, &model);
@@ -233,12 +234,7 @@ impl GradientProbe {
         if steps == 0 {
             at[1] = at[0].clone();
         }
-        Ok(SeedResult {
-            seed,
-            at,
-            loss_after,
-            losses,
-        })
+        Ok(SeedResult { seed, at, losses })
     }
 
     /// Writes the gradient norms (`…,grad_norm`) to `gradients` and the weight norms at the
@@ -383,7 +379,6 @@ mod tests {
                 norms(&[8.0, 1.0, 2.0, 100.0]),
                 norms(&[4.0, 1.0, 4.0, 50.0]),
             ],
-            loss_after: 1.0,
             losses: vec![2.3, 1.0],
         };
         assert_eq!(result.first_last(0), 4.0);

@@ -117,7 +117,7 @@ pub fn run(args: &GradientsArgs) -> Result<()> {
             range(&values(|r| r.spread(0))),
             range(&values(|r| r.first_last(1))),
             num(result.spread(SeedResult::first_weight_change).median, 4),
-            num(result.spread(|r| r.loss_after).median, 3),
+            num(result.spread(SeedResult::loss_after).median, 3),
         ]);
     }
 

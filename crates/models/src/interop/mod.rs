@@ -179,7 +179,8 @@ fn load(
                 .auto_extension(false)
                 .allow_partial(true)
                 .validate(false);
-            load_burn(&mut model, store).map_err(read_error)?
+            let (result, file) = load_burn(&mut model, store).map_err(read_error)?;
+            (result, None, file)
         }
         "safetensors"
             if safetensors_producer(path).map_err(read_error)?.as_deref() == Some("burn") =>
@@ -188,7 +189,8 @@ fn load(
                 .skip_enum_variants(true)
                 .allow_partial(true)
                 .validate(false);
-            load_burn(&mut model, store).map_err(read_error)?
+            let (result, file) = load_burn(&mut model, store).map_err(read_error)?;
+            (result, None, file)
         }
         "safetensors" | "pth" | "pt" | "bin" => {
             let tensors = if extension == "safetensors" {
@@ -228,18 +230,10 @@ fn load(
 
 /// Loads a file in Burn's own names through `store`, keeping the per-tensor report and the
 /// file's tensor names and shapes.
-#[allow(clippy::type_complexity)]
 fn load_burn<S: ModuleStore>(
     model: &mut Model,
     mut store: S,
-) -> Result<
-    (
-        ApplyResult,
-        Option<HashMap<String, String>>,
-        (Signature, Naming),
-    ),
-    String,
-> {
+) -> Result<(ApplyResult, (Signature, Naming)), String> {
     let file: Signature = guarded(|| {
         store.get_all_tensors().map(|tensors| {
             tensors
@@ -250,7 +244,7 @@ fn load_burn<S: ModuleStore>(
     })?
     .map_err(|e| e.to_string())?;
     let result = guarded(|| model.load_from(&mut store))?.map_err(|e| e.to_string())?;
-    Ok((result, None, (file, Naming::Burn)))
+    Ok((result, (file, Naming::Burn)))
 }
 
 /// Runs a reader, turning a panic inside a dependency into an error instead of a crash.
